@@ -1,0 +1,127 @@
+//! Which language a message is written in, so one the content does not cover gets an honest
+//! "I can only answer in …" and a coordinator, rather than a poor English match.
+
+use whatlang::{Lang, Script};
+
+/// The ISO 639-1 code of a message's language when it is confidently not one of `covered`;
+/// `None` when it is covered or too short to tell. `is_known` says whether a lower-cased word is
+/// part of the content's vocabulary (brand names, abbreviations and English words count).
+pub fn uncovered_language(text: &str, covered: &[String], is_known: impl Fn(&str) -> bool) -> Option<String> {
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    if letters < 3 {
+        return None;
+    }
+    let script = whatlang::detect_script(text)?;
+    let info = whatlang::detect(text);
+    let code = if script == Script::Latin {
+        let info = info?;
+        if info.lang() == Lang::Eng {
+            return None;
+        }
+        let words = crate::text::words(text);
+        let known = words.iter().filter(|w| is_known(w)).count();
+        let ratio = known as f64 / words.len().max(1) as f64;
+        // short English questions full of drug names can look foreign to a trigram model, so
+        // the content's own vocabulary gets the last word
+        let foreign = if info.is_reliable() { ratio < 0.5 } else { ratio < 0.25 && words.len() >= 4 };
+        if !foreign {
+            return None;
+        }
+        iso639_1(info.lang())
+    } else {
+        info.map(|i| iso639_1(i.lang())).unwrap_or_else(|| script_language(script))
+    };
+    (!covered.iter().any(|c| *c == code)).then_some(code)
+}
+
+/// The language a script most likely means when the detector cannot say.
+fn script_language(script: Script) -> String {
+    match script {
+        Script::Cyrillic => "ru",
+        Script::Arabic => "ar",
+        Script::Mandarin => "zh",
+        Script::Hiragana | Script::Katakana => "ja",
+        Script::Hangul => "ko",
+        Script::Hebrew => "he",
+        Script::Greek => "el",
+        Script::Devanagari => "hi",
+        Script::Thai => "th",
+        _ => "und",
+    }
+    .to_string()
+}
+
+fn iso639_1(lang: Lang) -> String {
+    let code = match lang {
+        Lang::Eng => "en",
+        Lang::Spa => "es",
+        Lang::Fra => "fr",
+        Lang::Deu => "de",
+        Lang::Rus => "ru",
+        Lang::Ukr => "uk",
+        Lang::Ara => "ar",
+        Lang::Cmn => "zh",
+        Lang::Jpn => "ja",
+        Lang::Kor => "ko",
+        Lang::Por => "pt",
+        Lang::Ita => "it",
+        Lang::Nld => "nl",
+        Lang::Pol => "pl",
+        Lang::Tur => "tr",
+        Lang::Heb => "he",
+        Lang::Hin => "hi",
+        Lang::Vie => "vi",
+        Lang::Tha => "th",
+        Lang::Ell => "el",
+        Lang::Pes => "fa",
+        Lang::Urd => "ur",
+        Lang::Ind => "id",
+        Lang::Ron => "ro",
+        Lang::Ces => "cs",
+        Lang::Swe => "sv",
+        Lang::Dan => "da",
+        Lang::Fin => "fi",
+        Lang::Hun => "hu",
+        Lang::Bul => "bg",
+        Lang::Srp => "sr",
+        Lang::Hrv => "hr",
+        other => return other.code().to_string(),
+    };
+    code.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn en() -> Vec<String> {
+        vec!["en".to_string()]
+    }
+
+    fn known(w: &str) -> bool {
+        ["what", "is", "car", "t", "therapy", "opdivo", "keytruda", "ctla", "pd", "1"].contains(&w)
+    }
+
+    #[test]
+    fn detects_languages_the_content_does_not_cover() {
+        let cases = [
+            ("¿Puede funcionar Opdivo si Keytruda ya falló?", "es"),
+            ("Можно ли сделать CAR-T после неудачи химиотерапии?", "ru"),
+            ("多次治疗失败后，值得参加临床试验吗？", "zh"),
+            ("Sollten wir eine Zweitmeinung einholen, wenn es angeblich keine Optionen mehr gibt?", "de"),
+            ("هل يمكن أن يساعد العلاج المناعي مرة أخرى؟", "ar"),
+        ];
+        for (text, lang) in cases {
+            assert_eq!(uncovered_language(text, &en(), known).as_deref(), Some(lang), "{text}");
+        }
+    }
+
+    #[test]
+    fn english_and_short_text_pass() {
+        for text in ["what is car-t therapy", "pd-1 + ctla-4", "ok", "🙂🙂", "CT041 car-t solid tumors"] {
+            assert_eq!(uncovered_language(text, &en(), known), None, "{text}");
+        }
+        let covered = vec!["en".to_string(), "es".to_string()];
+        assert_eq!(uncovered_language("¿Puede funcionar Opdivo si Keytruda ya falló?", &covered, known), None);
+    }
+}

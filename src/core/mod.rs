@@ -1,0 +1,287 @@
+//! The answer engine, free of Telegram: a message in, a [`Reply`] out. The CLI, the bot and
+//! most tests call the same [`Engine::answer`].
+
+mod excerpt;
+mod intents;
+mod language;
+
+use serde::Serialize;
+
+pub use intents::{Intents, RuleError, Smalltalk};
+pub use language::uncovered_language;
+
+use crate::search::{analyzer, Hit, SearchIndex};
+use crate::settings::Settings;
+use crate::text;
+
+/// What kind of reply the engine chose (the `outcome` of the `ask --json` contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Answer,
+    NoMatch,
+    Emergency,
+    Handoff,
+    Smalltalk,
+    Language,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answer => "answer",
+            Outcome::NoMatch => "no_match",
+            Outcome::Emergency => "emergency",
+            Outcome::Handoff => "handoff",
+            Outcome::Smalltalk => "smalltalk",
+            Outcome::Language => "language",
+        }
+    }
+}
+
+/// The passage an answer shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shown {
+    pub id: String,
+    pub title: String,
+    /// The passage, or its most relevant part.
+    pub text: String,
+    /// Set when `text` is a part: how to read the whole.
+    pub read_more: Option<String>,
+    /// A page to read more, as a full URL.
+    pub link: Option<String>,
+}
+
+/// A related passage offered under an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Related {
+    pub id: String,
+    pub title: String,
+}
+
+/// Everything the bot will say to one message, before rendering (plain text for the CLI,
+/// HTML for Telegram).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub outcome: Outcome,
+    /// ISO 639-1 code of the message's language, as far as it could be told.
+    pub language: String,
+    /// The bot's own opening line (an introduction, a notice, or the whole message).
+    pub message: String,
+    pub passage: Option<Shown>,
+    pub related_intro: String,
+    pub related: Vec<Related>,
+    pub disclaimer: String,
+    /// The line that says how to reach a coordinator.
+    pub handoff: String,
+    pub handoff_url: String,
+    pub handoff_label: String,
+    /// The passages the search found, best first (empty when no search ran).
+    pub passages: Vec<Hit>,
+    /// The message asked about one person's treatment.
+    pub personal_advice: bool,
+    /// The conversation should go to a coordinator now (emergency or an explicit request).
+    pub escalate: bool,
+}
+
+impl Reply {
+    /// The reply as a caregiver reads it, in plain text. Always ends with the disclaimer and
+    /// the way to a coordinator.
+    pub fn plain_text(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if !self.message.is_empty() {
+            parts.push(self.message.clone());
+        }
+        if let Some(p) = &self.passage {
+            parts.push(p.text.clone());
+            if let Some(more) = &p.read_more {
+                parts.push(more.clone());
+            }
+            if let Some(link) = &p.link {
+                parts.push(link.clone());
+            }
+        }
+        if !self.related.is_empty() {
+            let mut lines = vec![self.related_intro.clone()];
+            lines.extend(self.related.iter().map(|r| format!("- {} (/read {})", r.title, r.id)));
+            parts.push(lines.join("\n"));
+        }
+        parts.push(format!("{}\n{}", self.disclaimer, self.handoff));
+        parts.join("\n\n")
+    }
+}
+
+/// Answers messages from an open index, with the configured texts and thresholds.
+pub struct Engine {
+    index: SearchIndex,
+    settings: Settings,
+    intents: Intents,
+}
+
+impl Engine {
+    pub fn new(index: SearchIndex, settings: Settings) -> Result<Engine, RuleError> {
+        Ok(Engine {
+            index,
+            settings,
+            intents: Intents::new()?,
+        })
+    }
+
+    pub fn index(&self) -> &SearchIndex {
+        &self.index
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Swaps in a newly built index; messages already being answered finish on the old one.
+    pub fn with_index(self, index: SearchIndex) -> Engine {
+        Engine { index, ..self }
+    }
+
+    fn reply(&self, outcome: Outcome, language: &str, message: String) -> Reply {
+        let h = &self.settings.handoff;
+        Reply {
+            outcome,
+            language: language.to_string(),
+            message,
+            passage: None,
+            related_intro: self.settings.reply.related.clone(),
+            related: Vec::new(),
+            disclaimer: self.settings.reply.disclaimer.clone(),
+            handoff: self
+                .settings
+                .reply
+                .handoff
+                .replace("{label}", &h.label)
+                .replace("{url}", &h.url),
+            handoff_url: h.url.clone(),
+            handoff_label: h.label.clone(),
+            passages: Vec::new(),
+            personal_advice: false,
+            escalate: false,
+        }
+    }
+
+    /// The reply to one message. Never fails: a search error becomes an honest no-match.
+    pub fn answer(&self, raw: &str) -> Reply {
+        let texts = &self.settings.reply;
+        let cleaned = text::clean(raw);
+        let lower = cleaned.to_lowercase();
+
+        if let Some(lang) = self.intents.emergency(&lower) {
+            let notice = texts.emergency_translations.get(lang).unwrap_or(&texts.emergency);
+            let mut message = notice.clone();
+            if lang != "en" {
+                message = format!("{notice}\n\n{}", texts.emergency);
+            }
+            let mut reply = self.reply(Outcome::Emergency, lang, message);
+            reply.escalate = true;
+            return reply;
+        }
+        if !cleaned.chars().any(char::is_alphanumeric) {
+            return self.reply(Outcome::NoMatch, "en", texts.empty.clone());
+        }
+        if let Some(id) = lower.strip_prefix("/read").map(str::trim) {
+            return self.read(id);
+        }
+        if self.intents.handoff(&lower) {
+            let mut reply = self.reply(Outcome::Handoff, "en", texts.handoff_request.clone());
+            reply.escalate = true;
+            return reply;
+        }
+        if let Some(kind) = self.intents.smalltalk(&lower) {
+            let message = match kind {
+                Smalltalk::Greeting => &texts.greeting,
+                Smalltalk::Thanks => &texts.thanks,
+                Smalltalk::Identity => &texts.identity,
+            };
+            return self.reply(Outcome::Smalltalk, "en", message.clone());
+        }
+        let covered = &self.index.meta().languages;
+        if let Some(lang) = uncovered_language(&cleaned, covered, |w| self.index.knows_word(w)) {
+            let message = texts.language_translations.get(&lang).map_or_else(
+                || texts.language.clone(),
+                |t| format!("{t}\n\n{}", texts.language),
+            );
+            return self.reply(Outcome::Language, &lang, message);
+        }
+        self.search(&cleaned, &lower)
+    }
+
+    fn search(&self, cleaned: &str, lower: &str) -> Reply {
+        let texts = &self.settings.reply;
+        let cfg = &self.settings.search;
+        let result = match self.index.search(cleaned, cfg.max_results) {
+            Ok(result) => result,
+            Err(e) => {
+                tracing::error!(error = %e, "search failed");
+                return self.reply(Outcome::NoMatch, "en", texts.no_match.clone());
+            }
+        };
+        let personal_advice = self.intents.advice(lower);
+        let confident = result
+            .hits
+            .first()
+            .is_some_and(|best| best.coverage >= cfg.min_coverage);
+        let mut reply = match result.hits.first().filter(|_| confident) {
+            Some(best) => {
+                let intro = if personal_advice { &texts.advice_intro } else { &texts.answer_intro };
+                let mut reply = self.reply(Outcome::Answer, "en", intro.replace("{title}", &best.title));
+                let weights = result.analyzed.term_weights();
+                let (text, trimmed) = excerpt::excerpt(&best.body, &weights, &mut analyzer(), cfg.excerpt_chars);
+                reply.passage = Some(Shown {
+                    id: best.id.clone(),
+                    title: best.title.clone(),
+                    text,
+                    read_more: trimmed.then(|| {
+                        texts
+                            .read_more
+                            .replace("{title}", &best.title)
+                            .replace("{id}", &best.id)
+                    }),
+                    link: best.link.as_deref().and_then(|l| self.settings.content_link(l)),
+                });
+                reply.related = result.hits[1..]
+                    .iter()
+                    .filter(|h| h.score >= best.score * cfg.related_ratio && h.coverage >= cfg.min_coverage)
+                    .take(3)
+                    .map(|h| Related {
+                        id: h.id.clone(),
+                        title: h.title.clone(),
+                    })
+                    .collect();
+                reply
+            }
+            None => self.reply(Outcome::NoMatch, "en", texts.no_match.clone()),
+        };
+        reply.personal_advice = personal_advice;
+        reply.passages = result.hits;
+        reply
+    }
+
+    /// `/read <id>`: a whole passage.
+    fn read(&self, id: &str) -> Reply {
+        let texts = &self.settings.reply;
+        match self.index.passage(id) {
+            Ok(Some(hit)) => {
+                let mut reply = self.reply(Outcome::Answer, "en", hit.title.clone());
+                reply.passage = Some(Shown {
+                    id: hit.id.clone(),
+                    title: hit.title.clone(),
+                    text: hit.body.clone(),
+                    read_more: None,
+                    link: hit.link.as_deref().and_then(|l| self.settings.content_link(l)),
+                });
+                reply.passages = vec![hit];
+                reply
+            }
+            Ok(None) => self.reply(Outcome::NoMatch, "en", texts.not_found.clone()),
+            Err(e) => {
+                tracing::error!(error = %e, "passage lookup failed");
+                self.reply(Outcome::NoMatch, "en", texts.not_found.clone())
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The `faqbot` executable: parse the command line, set up logging, load settings, run one
+//! command, and turn an error into one message and a non-zero exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use faqbot::cli::{self, Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("faqbot: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Cli) -> anyhow::Result<()> {
+    let settings = cli::load_settings(args.config.as_deref())?;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match args.command {
+        Command::Index => cli::index(&settings),
+        Command::Check => cli::check(&settings),
+        Command::Ask { json, question } => cli::ask(&settings, json, &question),
+    }
+}

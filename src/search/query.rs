@@ -1,0 +1,321 @@
+//! Query analysis: a caregiver's words become weighted concepts, each with the ways it may be
+//! written in the guide (typo corrections and synonyms), and from those a tantivy query built in
+//! code. User text never reaches tantivy's query language, so quotes, brackets, `field:value`
+//! or `*` are ordinary words here and nothing a user types can nest or fail to parse.
+
+use std::collections::{HashMap, HashSet};
+
+use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::Term;
+
+use super::terms_of;
+use crate::content::Synonyms;
+use crate::text::{edit_distance, words};
+
+/// At most this many words of a message are searched: enough for any real question, and a
+/// bound on the work a 20,000-character message can cause.
+pub const MAX_QUERY_WORDS: usize = 48;
+
+/// How much a synonym counts compared with the word the user wrote.
+const SYNONYM_BOOST: f32 = 0.8;
+
+/// Words that say nothing about which passage is wanted: function words, question words,
+/// people a caregiver mentions, and politeness.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "anything", "are", "as", "at",
+    "be", "been", "before", "being", "both", "but", "by", "can", "cant", "could", "couldnt", "did", "didnt",
+    "do", "does", "doesnt", "doing", "dont", "each", "even", "ever", "for", "from", "get", "gets", "getting",
+    "go", "going", "got", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how",
+    "i", "id", "if", "ill", "im", "in", "into", "is", "isnt", "it", "its", "ive", "just", "know", "let",
+    "like", "lot", "me", "might", "mine", "more", "most", "much", "must", "my", "myself", "now", "of",
+    "off", "on", "one", "only", "or", "other", "our", "ours", "out", "own", "please", "pls", "plz",
+    "really", "same", "she", "should", "shouldnt", "so", "some", "still", "such", "tell", "than", "that",
+    "thats", "the", "their", "theirs", "them", "then", "there", "these", "they", "theyre", "thing",
+    "things", "this", "those", "to", "too", "u", "ur", "us", "very", "was", "wasnt", "we", "were", "weve",
+    "what", "whats", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "wont",
+    "would", "wouldnt", "yes", "yet", "you", "your", "yours", "hi", "hello", "hey", "thanks", "thank",
+    "ok", "okay", "dear", "sir", "madam", "mum", "mom", "mommy", "mother", "dad", "daddy", "father",
+    "husband", "wife", "son", "daughter", "brother", "sister", "grandma", "grandmother", "grandpa",
+    "grandfather", "uncle", "aunt", "friend", "partner", "family", "parent", "parents", "mama", "papa",
+    "someone", "somebody", "anyone", "anybody", "doctor", "doctors", "dr", "want", "wants", "need",
+    "needs", "say", "said", "says", "told", "ask", "asked", "question", "questions", "wondering",
+    "wonder", "think", "guess", "maybe", "possible", "possibly", "way", "ways", "kind", "sort", "mean",
+    "means", "make", "makes", "there", "whether", "s", "t",
+];
+
+/// Whether a (lower-cased) word carries no search meaning.
+pub fn stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word)
+}
+
+/// One way a concept may appear in a passage: all of `terms` (analysed), counted with `boost`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alternative {
+    pub terms: Vec<String>,
+    pub boost: f32,
+}
+
+/// One meaningful unit of the question: a word, or a phrase a synonym rule matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Concept {
+    /// The user's words (after typo correction).
+    pub words: Vec<String>,
+    pub alternatives: Vec<Alternative>,
+    /// Inverse document frequency of its rarest known form; unknown words get the highest.
+    pub weight: f32,
+    /// Whether any alternative occurs in the index at all.
+    pub known: bool,
+}
+
+/// A question, analysed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Analyzed {
+    pub concepts: Vec<Concept>,
+    /// (typed, corrected) pairs, for tracing and tests.
+    pub corrections: Vec<(String, String)>,
+}
+
+impl Analyzed {
+    /// Whether nothing in the question can be searched for.
+    pub fn is_empty(&self) -> bool {
+        self.concepts.is_empty()
+    }
+
+    /// The weighted share of concepts that `has_term` finds: the answer-confidence measure.
+    /// It does not depend on raw BM25 scores, which grow with the question's length.
+    pub fn coverage(&self, has_term: impl Fn(&str) -> bool) -> f32 {
+        let total: f32 = self.concepts.iter().map(|c| c.weight).sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let matched: f32 = self
+            .concepts
+            .iter()
+            .filter(|c| {
+                c.alternatives
+                    .iter()
+                    .any(|a| !a.terms.is_empty() && a.terms.iter().all(|t| has_term(t)))
+            })
+            .map(|c| c.weight)
+            .sum();
+        matched / total
+    }
+
+    /// All analysed terms of all alternatives, for highlighting the relevant part of a passage.
+    pub fn term_weights(&self) -> HashMap<&str, f32> {
+        let mut out = HashMap::new();
+        for c in &self.concepts {
+            for a in &c.alternatives {
+                for t in &a.terms {
+                    let w = out.entry(t.as_str()).or_insert(0.0f32);
+                    *w = w.max(c.weight * a.boost);
+                }
+            }
+        }
+        out
+    }
+
+    /// The tantivy query: per concept the best of its alternatives (dis-max), summed over
+    /// concepts; within an alternative, its terms over the boosted fields.
+    pub fn to_query(&self, fields: &[(Field, f32)]) -> Option<Box<dyn Query>> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for c in self.concepts.iter().filter(|c| c.known) {
+            let disjuncts: Vec<Box<dyn Query>> = c
+                .alternatives
+                .iter()
+                .map(|alt| {
+                    let mut terms: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                    for t in &alt.terms {
+                        for &(field, boost) in fields {
+                            let q = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
+                            terms.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost * alt.boost))));
+                        }
+                    }
+                    Box::new(BooleanQuery::new(terms)) as Box<dyn Query>
+                })
+                .collect();
+            clauses.push((Occur::Should, Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, 0.1))));
+        }
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+    }
+}
+
+/// What query analysis needs to know about the indexed content.
+pub struct QueryAnalyzer {
+    analyzer: TextAnalyzer,
+    synonyms: Synonyms,
+    /// Analysed term → number of passages containing it.
+    doc_freq: HashMap<String, u64>,
+    num_docs: u64,
+    /// Correction candidates by length in characters: (word, is_surface, frequency). Surface
+    /// words come from the synonyms (brand names, abbreviations); the rest are index terms.
+    by_len: Vec<Vec<(String, bool, u64)>>,
+    synonym_words: HashSet<String>,
+}
+
+impl QueryAnalyzer {
+    pub fn new(analyzer: TextAnalyzer, synonyms: Synonyms, doc_freq: HashMap<String, u64>, num_docs: u64) -> Self {
+        let synonym_words: HashSet<String> = synonyms.vocabulary().map(String::from).collect();
+        let mut by_len: Vec<Vec<(String, bool, u64)>> = Vec::new();
+        let mut push = |w: &str, surface: bool, freq: u64| {
+            let n = w.chars().count();
+            if n < 3 || w.chars().any(|c| c.is_ascii_digit()) {
+                return;
+            }
+            if by_len.len() <= n {
+                by_len.resize_with(n + 1, Vec::new);
+            }
+            by_len[n].push((w.to_string(), surface, freq));
+        };
+        for w in &synonym_words {
+            push(w, true, 1);
+        }
+        for (t, &df) in &doc_freq {
+            push(t, false, df);
+        }
+        QueryAnalyzer {
+            analyzer,
+            synonyms,
+            doc_freq,
+            num_docs,
+            by_len,
+            synonym_words,
+        }
+    }
+
+    /// BM25's inverse document frequency.
+    fn idf(&self, df: u64) -> f32 {
+        let n = self.num_docs as f32;
+        let df = df as f32;
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    }
+
+    fn analyse(&self, text: &str) -> Vec<String> {
+        let mut analyzer = self.analyzer.clone();
+        terms_of(&mut analyzer, text)
+    }
+
+    /// Whether a word is known as it is: a synonym term, or its analysed form is indexed.
+    pub fn is_known(&self, word: &str) -> bool {
+        self.synonym_words.contains(word)
+            || self
+                .analyse(word)
+                .iter()
+                .all(|t| self.doc_freq.contains_key(t))
+    }
+
+    /// The closest known word or term: one edit for short words, two for long ones; ties go to
+    /// the more frequent. Returns the replacement word and whether it is a surface word (else an
+    /// analysed index term).
+    fn correct(&self, word: &str) -> Option<(String, bool)> {
+        let len = word.chars().count();
+        if len < 4 || word.chars().any(|c| c.is_ascii_digit()) || !word.chars().all(char::is_alphabetic) {
+            return None;
+        }
+        let max = if len <= 5 { 1 } else { 2 };
+        let stem = self.analyse(word).into_iter().next().unwrap_or_default();
+        let mut best: Option<(usize, u64, &str, bool)> = None;
+        for n in len.saturating_sub(max + 1)..=len + max {
+            for (cand, surface, freq) in self.by_len.get(n).into_iter().flatten() {
+                let probe = if *surface { word } else { stem.as_str() };
+                if let Some(d) = edit_distance(probe, cand, max) {
+                    let better = match best {
+                        None => true,
+                        Some((bd, bf, _, _)) => d < bd || (d == bd && *freq > bf),
+                    };
+                    if better {
+                        best = Some((d, *freq, cand, *surface));
+                    }
+                }
+            }
+        }
+        best.map(|(_, _, w, s)| (w.to_string(), s))
+    }
+
+    /// Analyses a question into concepts.
+    pub fn analyze(&self, text: &str) -> Analyzed {
+        let mut out = Analyzed::default();
+        let mut typed: Vec<String> = words(text);
+        typed.truncate(MAX_QUERY_WORDS);
+        // `fixed[i]` is the analysed term when a word was corrected to an index term directly
+        let mut fixed: Vec<Option<String>> = vec![None; typed.len()];
+        for (i, w) in typed.iter_mut().enumerate() {
+            if stopword(w) || self.is_known(w) {
+                continue;
+            }
+            if let Some((c, surface)) = self.correct(w) {
+                out.corrections.push((w.clone(), c.clone()));
+                if surface {
+                    *w = c;
+                } else {
+                    fixed[i] = Some(c);
+                }
+            }
+        }
+
+        let alternative = |qa: &QueryAnalyzer, words: &[String], boost: f32| Alternative {
+            terms: words
+                .iter()
+                .filter(|w| !stopword(w))
+                .flat_map(|w| qa.analyse(w))
+                .collect(),
+            boost,
+        };
+        let mut covered = vec![false; typed.len()];
+        for m in self.synonyms.matches(&typed) {
+            let span = &typed[m.start..m.start + m.len];
+            let mut alts = vec![alternative(self, span, 1.0)];
+            for e in m.expansions {
+                let ws: Vec<String> = e.split(' ').map(String::from).collect();
+                alts.push(alternative(self, &ws, SYNONYM_BOOST));
+            }
+            alts.retain(|a| !a.terms.is_empty());
+            if !alts.is_empty() {
+                covered[m.start..m.start + m.len].iter_mut().for_each(|c| *c = true);
+                out.concepts.push(self.concept(span.to_vec(), alts));
+            }
+        }
+        for (i, w) in typed.iter().enumerate() {
+            if covered[i] || stopword(w) {
+                continue;
+            }
+            let terms = match &fixed[i] {
+                Some(term) => vec![term.clone()],
+                None => self.analyse(w),
+            };
+            if terms.is_empty() {
+                continue;
+            }
+            let alt = Alternative { terms, boost: 1.0 };
+            if !out.concepts.iter().any(|c| c.alternatives[0] == alt) {
+                out.concepts.push(self.concept(vec![w.clone()], vec![alt]));
+            }
+        }
+        out
+    }
+
+    fn concept(&self, words: Vec<String>, alternatives: Vec<Alternative>) -> Concept {
+        // an alternative is known when all its terms are indexed; its weight is its terms' mean idf
+        let known: Vec<f32> = alternatives
+            .iter()
+            .filter_map(|a| {
+                let dfs: Option<Vec<u64>> = a.terms.iter().map(|t| self.doc_freq.get(t).copied()).collect();
+                dfs.map(|dfs| dfs.iter().map(|&df| self.idf(df)).sum::<f32>() / dfs.len().max(1) as f32)
+            })
+            .collect();
+        let weight = if known.is_empty() {
+            self.idf(0)
+        } else {
+            // the user's own word decides how telling the concept is, when it is indexed
+            known.iter().copied().fold(f32::MIN, f32::max)
+        };
+        Concept {
+            words,
+            alternatives,
+            weight,
+            known: !known.is_empty(),
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Settings: the defaults in `config.toml` (embedded in the binary, so `faqbot ask` works from
+//! anywhere), then an optional file, then `FAQBOT_<SECTION>__<KEY>` environment variables.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+/// The defaults, compiled in.
+pub const DEFAULTS: &str = include_str!("../config.toml");
+
+/// All settings. Unknown keys are errors, so a typo in a key name does not go unnoticed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub telegram: TelegramSettings,
+    pub coordinators: CoordinatorSettings,
+    pub handoff: HandoffSettings,
+    pub content: ContentSettings,
+    pub index: IndexSettings,
+    pub store: StoreSettings,
+    pub search: SearchSettings,
+    pub log: LogSettings,
+    pub reply: ReplyTexts,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramSettings {
+    pub token: Secret,
+    pub api_url: String,
+    pub mode: TelegramMode,
+    pub webhook_url: String,
+    pub webhook_listen: String,
+    pub webhook_secret: Secret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    Polling,
+    Webhook,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorSettings {
+    pub chat_id: i64,
+    pub allowed_user_ids: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffSettings {
+    pub url: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentSettings {
+    pub dir: PathBuf,
+    pub site_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    pub path: PathBuf,
+    pub retention_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    pub max_results: usize,
+    pub min_coverage: f32,
+    pub related_ratio: f32,
+    pub excerpt_chars: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub message_text: bool,
+    pub level: String,
+}
+
+/// The bot's own sentences, kept out of code so they can be reviewed and translated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyTexts {
+    pub disclaimer: String,
+    pub handoff: String,
+    pub answer_intro: String,
+    pub advice_intro: String,
+    pub read_more: String,
+    pub related: String,
+    pub no_match: String,
+    pub empty: String,
+    pub emergency: String,
+    pub handoff_request: String,
+    pub greeting: String,
+    pub thanks: String,
+    pub identity: String,
+    pub language: String,
+    pub not_found: String,
+    #[serde(default)]
+    pub emergency_translations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub language_translations: BTreeMap<String, String>,
+}
+
+/// A value that must never reach a log: prints as `***`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A settings problem, worded as one line that names the file or key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("config file {} not found: check the --config path", .0.display())]
+    MissingFile(PathBuf),
+    #[error("{source_name}: {message}; fix it there (or in the matching FAQBOT_<SECTION>__<KEY> variable)")]
+    Invalid { source_name: String, message: String },
+    #[error("config key `{key}` {problem}; set it in {file} or with {env}")]
+    BadValue {
+        key: &'static str,
+        problem: String,
+        file: String,
+        env: String,
+    },
+}
+
+impl Settings {
+    /// Loads the embedded defaults, then `file` (or `./config.toml` when it exists), then the
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("FAQBOT_")).collect();
+        Settings::load_from(file, env)
+    }
+
+    /// Like [`Settings::load`] with the environment given, so tests need not change the
+    /// process's own.
+    pub fn load_from(file: Option<&Path>, env: Vec<(String, String)>) -> Result<Settings, SettingsError> {
+        let file = match file {
+            Some(path) if !path.is_file() => return Err(SettingsError::MissingFile(path.to_path_buf())),
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from("config.toml")).filter(|p| p.is_file()),
+        };
+        let file_name = file
+            .as_ref()
+            .map_or_else(|| "the built-in defaults".to_string(), |p| p.display().to_string());
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = &file {
+            builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Toml).required(true));
+        }
+        let source = Environment::with_prefix("FAQBOT")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("coordinators.allowed_user_ids")
+            .source(Some(env.into_iter().collect()));
+        let settings: Settings = builder
+            .add_source(source)
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|e| SettingsError::Invalid {
+                source_name: file_name.clone(),
+                message: e.to_string(),
+            })?;
+        settings.validate(&file_name)?;
+        Ok(settings)
+    }
+
+    fn validate(&self, file: &str) -> Result<(), SettingsError> {
+        let bad = |key: &'static str, problem: String| SettingsError::BadValue {
+            key,
+            problem,
+            file: file.to_string(),
+            env: format!("FAQBOT_{}", key.to_uppercase().replacen('.', "__", 1)),
+        };
+        let is_url = |s: &str| s.starts_with("https://") || s.starts_with("http://");
+        if !is_url(&self.handoff.url) {
+            return Err(bad("handoff.url", format!("must be an http(s) address, not {:?}", self.handoff.url)));
+        }
+        if !is_url(&self.telegram.api_url) {
+            return Err(bad("telegram.api_url", format!("must be an http(s) address, not {:?}", self.telegram.api_url)));
+        }
+        if !(0.0..=1.0).contains(&self.search.min_coverage) {
+            return Err(bad("search.min_coverage", "must be between 0 and 1".into()));
+        }
+        if !(0.0..=1.0).contains(&self.search.related_ratio) {
+            return Err(bad("search.related_ratio", "must be between 0 and 1".into()));
+        }
+        if !(1..=20).contains(&self.search.max_results) {
+            return Err(bad("search.max_results", "must be between 1 and 20".into()));
+        }
+        if self.search.excerpt_chars < 200 {
+            return Err(bad("search.excerpt_chars", "must be at least 200".into()));
+        }
+        if self.store.retention_days == 0 {
+            return Err(bad("store.retention_days", "must be at least 1".into()));
+        }
+        if self.reply.disclaimer.trim().is_empty() {
+            return Err(bad("reply.disclaimer", "must not be empty: every reply carries it".into()));
+        }
+        Ok(())
+    }
+
+    /// A link from content (a full URL, or a path joined to `content.site_url`).
+    pub fn content_link(&self, link: &str) -> Option<String> {
+        if link.starts_with("https://") || link.starts_with("http://") {
+            Some(link.to_string())
+        } else if self.content.site_url.is_empty() {
+            None
+        } else {
+            Some(format!(
+                "{}/{}",
+                self.content.site_url.trim_end_matches('/'),
+                link.trim_start_matches('/')
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load_and_environment_overrides() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("FAQBOT_TELEGRAM__TOKEN", "123:abc"),
+                ("FAQBOT_STORE__RETENTION_DAYS", "7"),
+                ("FAQBOT_COORDINATORS__ALLOWED_USER_IDS", "1,2"),
+                ("FAQBOT_COORDINATORS__CHAT_ID", "-100123"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(s.telegram.token.expose(), "123:abc");
+        assert_eq!(s.store.retention_days, 7);
+        assert_eq!(s.coordinators.allowed_user_ids, vec![1, 2]);
+        assert_eq!(s.coordinators.chat_id, -100123);
+        assert_eq!(s.telegram.mode, TelegramMode::Polling);
+        assert!(s.reply.disclaimer.contains("not medical advice"));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("123:abc");
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+        let settings = Settings::load_from(None, env(&[("FAQBOT_TELEGRAM__TOKEN", "123:abc")])).expect("valid");
+        assert!(!format!("{settings:?}").contains("123:abc"));
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_the_fix() {
+        let e = Settings::load_from(None, env(&[("FAQBOT_STORE__RETENTION_DAYS", "soon")])).expect_err("bad");
+        assert!(e.to_string().contains("store.retention_days"), "{e}");
+        let e = Settings::load_from(None, env(&[("FAQBOT_HANDOFF__URL", "call us")])).expect_err("bad");
+        assert!(e.to_string().contains("FAQBOT_HANDOFF__URL"), "{e}");
+        let e = Settings::load_from(None, env(&[("FAQBOT_TELEGRAM__MODE", "carrier-pigeon")])).expect_err("bad");
+        assert!(e.to_string().contains("telegram.mode"), "{e}");
+        let e = Settings::load_from(Some(Path::new("/nonexistent/faqbot.toml")), vec![]).expect_err("missing");
+        assert!(e.to_string().contains("/nonexistent/faqbot.toml"), "{e}");
+    }
+
+    #[test]
+    fn content_links_join_the_site_address() {
+        let s = Settings::load_from(None, vec![]).expect("valid");
+        assert_eq!(
+            s.content_link("/guides/x").as_deref(),
+            Some("https://chinamedwaypoint.com/guides/x")
+        );
+        assert_eq!(s.content_link("https://a.b/c").as_deref(), Some("https://a.b/c"));
+    }
+}

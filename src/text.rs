@@ -1,0 +1,172 @@
+//! Text helpers shared by content parsing, query analysis and intent rules: normalising what a
+//! user typed, splitting it into words, and measuring how far apart two words are.
+
+/// Longest user text the core looks at, in characters. A Telegram message holds at most 4,096;
+/// the CLI and stdin batch accept anything, so longer input is cut here rather than searched whole.
+pub const MAX_INPUT_CHARS: usize = 4096;
+
+/// Cleans raw user text: drops control characters (NUL included) except whitespace, unifies
+/// typographic quotes and dashes, collapses runs of whitespace and trims. Cut to
+/// [`MAX_INPUT_CHARS`] characters.
+pub fn clean(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len().min(MAX_INPUT_CHARS * 4));
+    let mut pending_space = false;
+    for c in raw.chars().take(MAX_INPUT_CHARS) {
+        let c = match c {
+            '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' | '`' | '\u{00B4}' => '\'',
+            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => '"',
+            '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+            '\u{00A0}' | '\u{3000}' => ' ',
+            c => c,
+        };
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if c.is_control() || is_invisible(c) {
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Zero-width and bidirectional formatting characters: invisible, but they split or glue words.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// Lower-cased words of `text`: runs of letters and digits, with apostrophes inside a word
+/// dropped ("don't" → "dont") so contractions match however they are typed. Hyphens and all
+/// other punctuation separate words, matching how the index tokenizes ("car-t" → "car", "t").
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() {
+            cur.extend(c.to_lowercase());
+        } else if c == '\'' && !cur.is_empty() && chars.peek().is_some_and(|n| n.is_alphanumeric()) {
+            // "don't", "mum's": keep the word whole
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions), giving up
+/// early with `None` once it must exceed `max`. Typing on a phone mostly drops, doubles or swaps
+/// letters, which this counts as one edit each.
+pub fn edit_distance(a: &str, b: &str, max: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    let width = b.len() + 1;
+    let mut prev2 = vec![0usize; width];
+    let mut prev: Vec<usize> = (0..width).collect();
+    let mut cur = vec![0usize; width];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(prev2[j - 2] + 1);
+            }
+            cur[j] = d;
+            row_min = row_min.min(d);
+        }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    Some(prev[b.len()]).filter(|&d| d <= max)
+}
+
+/// A stable 64-bit FNV-1a hash. Used to notice changed content; not for security.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The number of UTF-16 code units in `s`: how Telegram counts message length.
+pub fn utf16_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_drops_controls_and_unifies_punctuation() {
+        assert_eq!(clean("  a\u{0}b\t\n c\u{2019}s \u{201C}x\u{201D} "), "ab c's \"x\"");
+        assert_eq!(clean("\u{200F}שלום\u{200E}"), "שלום");
+        assert_eq!(clean(""), "");
+        assert_eq!(clean(&"x".repeat(20_000)).chars().count(), MAX_INPUT_CHARS);
+    }
+
+    #[test]
+    fn words_split_on_punctuation_and_keep_contractions() {
+        assert_eq!(words("CAR-T, don't PD-1!"), vec!["car", "t", "dont", "pd", "1"]);
+        assert_eq!(words("Можно ли CAR-T?"), vec!["можно", "ли", "car", "t"]);
+        assert!(words("🙏🙏 ...").is_empty());
+    }
+
+    #[test]
+    fn edit_distance_counts_swaps_as_one() {
+        assert_eq!(edit_distance("keytrda", "keytruda", 2), Some(1));
+        assert_eq!(edit_distance("imunotherapy", "immunotherapy", 2), Some(1));
+        assert_eq!(edit_distance("tehrapy", "therapy", 2), Some(1));
+        assert_eq!(edit_distance("cat", "elephant", 2), None);
+        assert_eq!(edit_distance("same", "same", 0), Some(0));
+    }
+
+    #[test]
+    fn fnv_is_stable() {
+        let mut h = Fnv64::default();
+        h.write(b"faq");
+        assert_eq!(h.finish(), {
+            let mut g = Fnv64::default();
+            g.write(b"f");
+            g.write(b"aq");
+            g.finish()
+        });
+        assert_ne!(h.finish(), Fnv64::default().finish());
+    }
+
+    #[test]
+    fn utf16_counts_emoji_as_two() {
+        assert_eq!(utf16_len("a😀"), 3);
+    }
+}
