@@ -35,6 +35,10 @@ pub enum Command {
         /// Print JSON (one object per question) instead of the reply text.
         #[arg(long)]
         json: bool,
+        /// Also show, on stderr, how the question was read and why each passage scored as it
+        /// did: for editors tuning `ask:` lines and synonyms.
+        #[arg(long)]
+        explain: bool,
         /// The question; several words are joined with spaces.
         question: Vec<String>,
     },
@@ -127,12 +131,15 @@ pub fn reply_json(reply: &Reply) -> String {
 }
 
 /// `faqbot ask`.
-pub fn ask(settings: &Settings, json: bool, question: &[String]) -> anyhow::Result<()> {
+pub fn ask(settings: &Settings, json: bool, explain: bool, question: &[String]) -> anyhow::Result<()> {
     let engine = open_engine(settings)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut emit = |text: &str| -> anyhow::Result<()> {
         let reply = engine.answer(text);
+        if explain {
+            eprintln!("{}", explain_text(&engine, text));
+        }
         tracing::debug!(outcome = reply.outcome.as_str(), passage = reply.passage.as_ref().map(|p| p.id.as_str()), "answered");
         if json {
             writeln!(out, "{}", reply_json(&reply))?;
@@ -164,4 +171,32 @@ pub fn ask(settings: &Settings, json: bool, question: &[String]) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+/// How a question was analysed and scored, for `ask --explain`.
+fn explain_text(engine: &Engine, question: &str) -> String {
+    let cleaned = crate::text::clean(question);
+    let mut out = String::new();
+    match engine.index().search(&cleaned, engine.settings().search.max_results) {
+        Ok(result) => {
+            for (typed, fixed) in &result.analyzed.corrections {
+                out.push_str(&format!("  corrected {typed:?} -> {fixed:?}\n"));
+            }
+            for c in &result.analyzed.concepts {
+                let alts: Vec<String> = c.alternatives.iter().map(|a| a.terms.join("+")).collect();
+                out.push_str(&format!(
+                    "  concept {:?} weight {:.2}{}: {}\n",
+                    c.words.join(" "),
+                    c.weight,
+                    if c.known { "" } else { " (unknown)" },
+                    alts.join(" | ")
+                ));
+            }
+            for h in &result.hits {
+                out.push_str(&format!("  {:>7.3} coverage {:.2}  {}\n", h.score, h.coverage, h.id));
+            }
+        }
+        Err(e) => out.push_str(&format!("  search failed: {e}\n")),
+    }
+    out
 }

@@ -29,6 +29,6 @@ fn run(args: Cli) -> anyhow::Result<()> {
     match args.command {
         Command::Index => cli::index(&settings),
         Command::Check => cli::check(&settings),
-        Command::Ask { json, question } => cli::ask(&settings, json, &question),
+        Command::Ask { json, explain, question } => cli::ask(&settings, json, explain, &question),
     }
 }

@@ -5,7 +5,8 @@ use whatlang::{Lang, Script};
 
 /// The ISO 639-1 code of a message's language when it is confidently not one of `covered`;
 /// `None` when it is covered or too short to tell. `is_known` says whether a lower-cased word is
-/// part of the content's vocabulary (brand names, abbreviations and English words count).
+/// English as far as the content's vocabulary (brand names and abbreviations included) and a
+/// list of common English words can tell.
 pub fn uncovered_language(text: &str, covered: &[String], is_known: impl Fn(&str) -> bool) -> Option<String> {
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
     if letters < 3 {
@@ -22,9 +23,8 @@ pub fn uncovered_language(text: &str, covered: &[String], is_known: impl Fn(&str
         let known = words.iter().filter(|w| is_known(w)).count();
         let ratio = known as f64 / words.len().max(1) as f64;
         // short English questions full of drug names can look foreign to a trigram model, so
-        // the content's own vocabulary gets the last word
-        let foreign = if info.is_reliable() { ratio < 0.5 } else { ratio < 0.25 && words.len() >= 4 };
-        if !foreign {
+        // the vocabulary gets the last word
+        if ratio >= 0.5 {
             return None;
         }
         iso639_1(info.lang())

@@ -200,7 +200,7 @@ impl Engine {
             return self.reply(Outcome::Smalltalk, "en", message.clone());
         }
         let covered = &self.index.meta().languages;
-        if let Some(lang) = uncovered_language(&cleaned, covered, |w| self.index.knows_word(w)) {
+        if let Some(lang) = uncovered_language(&cleaned, covered, |w| self.index.is_english_word(w)) {
             let message = texts.language_translations.get(&lang).map_or_else(
                 || texts.language.clone(),
                 |t| format!("{t}\n\n{}", texts.language),

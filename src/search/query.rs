@@ -90,15 +90,18 @@ impl Analyzed {
         if total <= 0.0 {
             return 0.0;
         }
+        // a concept found only through a synonym counts at the synonym's boost
         let matched: f32 = self
             .concepts
             .iter()
-            .filter(|c| {
+            .filter_map(|c| {
                 c.alternatives
                     .iter()
-                    .any(|a| !a.terms.is_empty() && a.terms.iter().all(|t| has_term(t)))
+                    .filter(|a| !a.terms.is_empty() && a.terms.iter().all(|t| has_term(t)))
+                    .map(|a| a.boost)
+                    .reduce(f32::max)
+                    .map(|credit| c.weight * credit)
             })
-            .map(|c| c.weight)
             .sum();
         matched / total
     }
@@ -153,7 +156,13 @@ pub struct QueryAnalyzer {
     /// words come from the synonyms (brand names, abbreviations); the rest are index terms.
     by_len: Vec<Vec<(String, bool, u64)>>,
     synonym_words: HashSet<String>,
+    /// Common English words with their frequency rank (0 = most frequent).
+    english: HashMap<&'static str, usize>,
 }
+
+/// Common English words (see the file's header): real words are never "corrected" into guide
+/// terms, and one the guide does not use counts fully against a match.
+const ENGLISH_WORDS: &str = include_str!("english_words.txt");
 
 impl QueryAnalyzer {
     pub fn new(analyzer: TextAnalyzer, synonyms: Synonyms, doc_freq: HashMap<String, u64>, num_docs: u64) -> Self {
@@ -175,6 +184,12 @@ impl QueryAnalyzer {
         for (t, &df) in &doc_freq {
             push(t, false, df);
         }
+        let english = ENGLISH_WORDS
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .enumerate()
+            .map(|(rank, w)| (w, rank))
+            .collect();
         QueryAnalyzer {
             analyzer,
             synonyms,
@@ -182,6 +197,7 @@ impl QueryAnalyzer {
             num_docs,
             by_len,
             synonym_words,
+            english,
         }
     }
 
@@ -206,32 +222,59 @@ impl QueryAnalyzer {
                 .all(|t| self.doc_freq.contains_key(t))
     }
 
-    /// The closest known word or term: one edit for short words, two for long ones; ties go to
-    /// the more frequent. Returns the replacement word and whether it is a surface word (else an
-    /// analysed index term).
+    /// The closest known word or term for a word that is neither known nor common English: one
+    /// edit for short words, two for long ones (then the first letter must agree, as it mostly
+    /// does in real typos); ties go to the more frequent. Returns the replacement and whether it
+    /// is a surface word (else an analysed index term).
     fn correct(&self, word: &str) -> Option<(String, bool)> {
-        let len = word.chars().count();
-        if len < 4 || word.chars().any(|c| c.is_ascii_digit()) || !word.chars().all(char::is_alphabetic) {
+        if word.chars().count() < 4 || !word.chars().all(char::is_alphabetic) || self.english.contains_key(word) {
             return None;
         }
-        let max = if len <= 5 { 1 } else { 2 };
         let stem = self.analyse(word).into_iter().next().unwrap_or_default();
         let mut best: Option<(usize, u64, &str, bool)> = None;
-        for n in len.saturating_sub(max + 1)..=len + max {
-            for (cand, surface, freq) in self.by_len.get(n).into_iter().flatten() {
-                let probe = if *surface { word } else { stem.as_str() };
-                if let Some(d) = edit_distance(probe, cand, max) {
+        for surface in [true, false] {
+            let probe = if surface { word } else { stem.as_str() };
+            let len = probe.chars().count();
+            let max = if len <= 6 { 1 } else { 2 };
+            for n in len.saturating_sub(max)..=len + max {
+                for (cand, is_surface, freq) in self.by_len.get(n).into_iter().flatten() {
+                    if *is_surface != surface {
+                        continue;
+                    }
+                    let Some(d) = edit_distance(probe, cand, max) else { continue };
+                    if d == 2 && probe.chars().next() != cand.chars().next() {
+                        continue;
+                    }
                     let better = match best {
                         None => true,
                         Some((bd, bf, _, _)) => d < bd || (d == bd && *freq > bf),
                     };
                     if better {
-                        best = Some((d, *freq, cand, *surface));
+                        best = Some((d, *freq, cand, surface));
                     }
                 }
             }
         }
         best.map(|(_, _, w, s)| (w.to_string(), s))
+    }
+
+    /// Whether a word is a common English word (three letters or more).
+    pub fn is_english(&self, word: &str) -> bool {
+        word.len() >= 3 && self.english.contains_key(word)
+    }
+
+    /// 0.25 for the 300 most frequent English words, 0.5 up to 1,000, 0.75 up to 3,000, else 1;
+    /// a phrase takes its rarest word's.
+    fn everyday_discount(&self, words: &[String]) -> f32 {
+        words
+            .iter()
+            .map(|w| match self.english.get(w.as_str()) {
+                Some(&rank) if rank < 300 => 0.25,
+                Some(&rank) if rank < 1000 => 0.5,
+                Some(&rank) if rank < 3000 => 0.75,
+                _ => 1.0,
+            })
+            .fold(0.25f32, f32::max)
     }
 
     /// Analyses a question into concepts.
@@ -297,25 +340,32 @@ impl QueryAnalyzer {
     }
 
     fn concept(&self, words: Vec<String>, alternatives: Vec<Alternative>) -> Concept {
-        // an alternative is known when all its terms are indexed; its weight is its terms' mean idf
-        let known: Vec<f32> = alternatives
+        // an alternative is known when all its terms are indexed; its idf is its terms' mean
+        let idfs: Vec<Option<f32>> = alternatives
             .iter()
-            .filter_map(|a| {
+            .map(|a| {
                 let dfs: Option<Vec<u64>> = a.terms.iter().map(|t| self.doc_freq.get(t).copied()).collect();
                 dfs.map(|dfs| dfs.iter().map(|&df| self.idf(df)).sum::<f32>() / dfs.len().max(1) as f32)
             })
             .collect();
-        let weight = if known.is_empty() {
-            self.idf(0)
-        } else {
-            // the user's own word decides how telling the concept is, when it is indexed
-            known.iter().copied().fold(f32::MIN, f32::max)
+        let known = idfs.iter().any(Option::is_some);
+        // How telling a concept is depends on the word the user wrote, not on its synonyms.
+        // Everyday English words ("time", "come") tell less than a guide term; rarity in the
+        // guide counts half, because in a guide of a few dozen passages the words it is about
+        // ("immunotherapy") are in many of them and idf alone would call them unimportant.
+        let discount = self.everyday_discount(&words);
+        let weight = match idfs.first().copied().flatten() {
+            Some(idf) => discount * (0.5 + 0.5 * idf / self.idf(0)),
+            // A common English word the guide never uses ("weather", "pizza") says the question
+            // is about something else; a name, a place or an unfixable typo says less.
+            None if words.iter().any(|w| self.english.get(w.as_str()).is_some_and(|&r| r < 5000)) => discount,
+            None => 0.5,
         };
         Concept {
             words,
             alternatives,
             weight,
-            known: !known.is_empty(),
+            known,
         }
     }
 }

@@ -97,6 +97,12 @@ impl SearchIndex {
         crate::search::stopword(word) || self.analyzer.is_known(word)
     }
 
+    /// Whether a lower-cased word is English as far as the guide and a list of common English
+    /// words can tell: for telling English questions from others.
+    pub fn is_english_word(&self, word: &str) -> bool {
+        self.knows_word(word) || self.analyzer.is_english(word)
+    }
+
     /// Analyses `text` and returns up to `limit` passages, best first.
     pub fn search(&self, text: &str, limit: usize) -> Result<SearchResult, tantivy::TantivyError> {
         let analyzed = self.analyzer.analyze(text);
@@ -123,8 +129,8 @@ impl SearchIndex {
                 }
             }
             hit.coverage = analyzed.coverage(|t| terms.contains(t));
-            // a passage that answers more of the question beats one that repeats one word
-            hit.score *= 0.5 + hit.coverage;
+            // a passage that answers more of the question beats one that repeats one word often
+            hit.score *= (0.25 + hit.coverage).powi(2);
             hits.push(hit);
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
