@@ -82,7 +82,10 @@ pub fn open_engine(settings: &Settings) -> anyhow::Result<Engine> {
     let (index, meta, opened) = search::open_or_build(&settings.content.dir, &settings.index.dir)?;
     match opened {
         Opened::Current => tracing::debug!(passages = meta.passages, "index is current"),
-        Opened::Rebuilt => tracing::info!(passages = meta.passages, "index rebuilt from changed content"),
+        Opened::Rebuilt => tracing::info!(
+            passages = meta.passages,
+            "index rebuilt from changed content"
+        ),
         Opened::Stale(errors) => {
             tracing::warn!("content has errors; answering from the previous index until they are fixed:\n{errors}")
         }
@@ -131,7 +134,12 @@ pub fn reply_json(reply: &Reply) -> String {
 }
 
 /// `faqbot ask`.
-pub fn ask(settings: &Settings, json: bool, explain: bool, question: &[String]) -> anyhow::Result<()> {
+pub fn ask(
+    settings: &Settings,
+    json: bool,
+    explain: bool,
+    question: &[String],
+) -> anyhow::Result<()> {
     let engine = open_engine(settings)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -140,7 +148,11 @@ pub fn ask(settings: &Settings, json: bool, explain: bool, question: &[String]) 
         if explain {
             eprintln!("{}", explain_text(&engine, text));
         }
-        tracing::debug!(outcome = reply.outcome.as_str(), passage = reply.passage.as_ref().map(|p| p.id.as_str()), "answered");
+        tracing::debug!(
+            outcome = reply.outcome.as_str(),
+            passage = reply.passage.as_ref().map(|p| p.id.as_str()),
+            "answered"
+        );
         if json {
             writeln!(out, "{}", reply_json(&reply))?;
         } else {
@@ -157,14 +169,20 @@ pub fn ask(settings: &Settings, json: bool, explain: bool, question: &[String]) 
     let mut line = Vec::new();
     loop {
         line.clear();
-        if input.read_until(b'\n', &mut line).context("cannot read questions from stdin")? == 0 {
+        if input
+            .read_until(b'\n', &mut line)
+            .context("cannot read questions from stdin")?
+            == 0
+        {
             break;
         }
         // a line that is not UTF-8 still gets its answer, in order
         let text = String::from_utf8_lossy(&line);
         if let Err(e) = emit(text.trim_end_matches(['\n', '\r'])) {
             // the reader went away (a closed pipe): stop quietly
-            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 return Ok(());
             }
             return Err(e);
@@ -177,7 +195,10 @@ pub fn ask(settings: &Settings, json: bool, explain: bool, question: &[String]) 
 fn explain_text(engine: &Engine, question: &str) -> String {
     let cleaned = crate::text::clean(question);
     let mut out = String::new();
-    match engine.index().search(&cleaned, engine.settings().search.max_results) {
+    match engine
+        .index()
+        .search(&cleaned, engine.settings().search.max_results)
+    {
         Ok(result) => {
             for (typed, fixed) in &result.analyzed.corrections {
                 out.push_str(&format!("  corrected {typed:?} -> {fixed:?}\n"));
@@ -193,7 +214,10 @@ fn explain_text(engine: &Engine, question: &str) -> String {
                 ));
             }
             for h in &result.hits {
-                out.push_str(&format!("  {:>7.3} coverage {:.2}  {}\n", h.score, h.coverage, h.id));
+                out.push_str(&format!(
+                    "  {:>7.3} coverage {:.2}  {}\n",
+                    h.score, h.coverage, h.id
+                ));
             }
         }
         Err(e) => out.push_str(&format!("  search failed: {e}\n")),

@@ -20,7 +20,8 @@ fn main() -> ExitCode {
 
 fn run(args: Cli) -> anyhow::Result<()> {
     let settings = cli::load_settings(args.config.as_deref())?;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.level));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -29,6 +30,10 @@ fn run(args: Cli) -> anyhow::Result<()> {
     match args.command {
         Command::Index => cli::index(&settings),
         Command::Check => cli::check(&settings),
-        Command::Ask { json, explain, question } => cli::ask(&settings, json, explain, &question),
+        Command::Ask {
+            json,
+            explain,
+            question,
+        } => cli::ask(&settings, json, explain, &question),
     }
 }

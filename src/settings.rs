@@ -157,7 +157,10 @@ pub enum SettingsError {
     #[error("config file {} not found: check the --config path", .0.display())]
     MissingFile(PathBuf),
     #[error("{source_name}: {message}; fix it there (or in the matching FAQBOT_<SECTION>__<KEY> variable)")]
-    Invalid { source_name: String, message: String },
+    Invalid {
+        source_name: String,
+        message: String,
+    },
     #[error("config key `{key}` {problem}; set it in {file} or with {env}")]
     BadValue {
         key: &'static str,
@@ -171,24 +174,36 @@ impl Settings {
     /// Loads the embedded defaults, then `file` (or `./config.toml` when it exists), then the
     /// environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
-        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("FAQBOT_")).collect();
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("FAQBOT_"))
+            .collect();
         Settings::load_from(file, env)
     }
 
     /// Like [`Settings::load`] with the environment given, so tests need not change the
     /// process's own.
-    pub fn load_from(file: Option<&Path>, env: Vec<(String, String)>) -> Result<Settings, SettingsError> {
+    pub fn load_from(
+        file: Option<&Path>,
+        env: Vec<(String, String)>,
+    ) -> Result<Settings, SettingsError> {
         let file = match file {
-            Some(path) if !path.is_file() => return Err(SettingsError::MissingFile(path.to_path_buf())),
+            Some(path) if !path.is_file() => {
+                return Err(SettingsError::MissingFile(path.to_path_buf()))
+            }
             Some(path) => Some(path.to_path_buf()),
             None => Some(PathBuf::from("config.toml")).filter(|p| p.is_file()),
         };
-        let file_name = file
-            .as_ref()
-            .map_or_else(|| "the built-in defaults".to_string(), |p| p.display().to_string());
+        let file_name = file.as_ref().map_or_else(
+            || "the built-in defaults".to_string(),
+            |p| p.display().to_string(),
+        );
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         if let Some(path) = &file {
-            builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Toml).required(true));
+            builder = builder.add_source(
+                File::from(path.as_path())
+                    .format(FileFormat::Toml)
+                    .required(true),
+            );
         }
         let source = Environment::with_prefix("FAQBOT")
             .prefix_separator("_")
@@ -218,16 +233,28 @@ impl Settings {
         };
         let is_url = |s: &str| s.starts_with("https://") || s.starts_with("http://");
         if !is_url(&self.handoff.url) {
-            return Err(bad("handoff.url", format!("must be an http(s) address, not {:?}", self.handoff.url)));
+            return Err(bad(
+                "handoff.url",
+                format!("must be an http(s) address, not {:?}", self.handoff.url),
+            ));
         }
         if !is_url(&self.telegram.api_url) {
-            return Err(bad("telegram.api_url", format!("must be an http(s) address, not {:?}", self.telegram.api_url)));
+            return Err(bad(
+                "telegram.api_url",
+                format!(
+                    "must be an http(s) address, not {:?}",
+                    self.telegram.api_url
+                ),
+            ));
         }
         if !(0.0..=1.0).contains(&self.search.min_coverage) {
             return Err(bad("search.min_coverage", "must be between 0 and 1".into()));
         }
         if !(0.0..=1.0).contains(&self.search.related_ratio) {
-            return Err(bad("search.related_ratio", "must be between 0 and 1".into()));
+            return Err(bad(
+                "search.related_ratio",
+                "must be between 0 and 1".into(),
+            ));
         }
         if !(1..=20).contains(&self.search.max_results) {
             return Err(bad("search.max_results", "must be between 1 and 20".into()));
@@ -239,7 +266,10 @@ impl Settings {
             return Err(bad("store.retention_days", "must be at least 1".into()));
         }
         if self.reply.disclaimer.trim().is_empty() {
-            return Err(bad("reply.disclaimer", "must not be empty: every reply carries it".into()));
+            return Err(bad(
+                "reply.disclaimer",
+                "must not be empty: every reply carries it".into(),
+            ));
         }
         Ok(())
     }
@@ -265,7 +295,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -292,19 +325,24 @@ mod tests {
     fn secrets_never_print() {
         let s = Secret::new("123:abc");
         assert_eq!(format!("{s} {s:?}"), "*** ***");
-        let settings = Settings::load_from(None, env(&[("FAQBOT_TELEGRAM__TOKEN", "123:abc")])).expect("valid");
+        let settings = Settings::load_from(None, env(&[("FAQBOT_TELEGRAM__TOKEN", "123:abc")]))
+            .expect("valid");
         assert!(!format!("{settings:?}").contains("123:abc"));
     }
 
     #[test]
     fn bad_values_name_the_key_and_the_fix() {
-        let e = Settings::load_from(None, env(&[("FAQBOT_STORE__RETENTION_DAYS", "soon")])).expect_err("bad");
+        let e = Settings::load_from(None, env(&[("FAQBOT_STORE__RETENTION_DAYS", "soon")]))
+            .expect_err("bad");
         assert!(e.to_string().contains("store.retention_days"), "{e}");
-        let e = Settings::load_from(None, env(&[("FAQBOT_HANDOFF__URL", "call us")])).expect_err("bad");
+        let e =
+            Settings::load_from(None, env(&[("FAQBOT_HANDOFF__URL", "call us")])).expect_err("bad");
         assert!(e.to_string().contains("FAQBOT_HANDOFF__URL"), "{e}");
-        let e = Settings::load_from(None, env(&[("FAQBOT_TELEGRAM__MODE", "carrier-pigeon")])).expect_err("bad");
+        let e = Settings::load_from(None, env(&[("FAQBOT_TELEGRAM__MODE", "carrier-pigeon")]))
+            .expect_err("bad");
         assert!(e.to_string().contains("telegram.mode"), "{e}");
-        let e = Settings::load_from(Some(Path::new("/nonexistent/faqbot.toml")), vec![]).expect_err("missing");
+        let e = Settings::load_from(Some(Path::new("/nonexistent/faqbot.toml")), vec![])
+            .expect_err("missing");
         assert!(e.to_string().contains("/nonexistent/faqbot.toml"), "{e}");
     }
 
@@ -315,6 +353,9 @@ mod tests {
             s.content_link("/guides/x").as_deref(),
             Some("https://chinamedwaypoint.com/guides/x")
         );
-        assert_eq!(s.content_link("https://a.b/c").as_deref(), Some("https://a.b/c"));
+        assert_eq!(
+            s.content_link("https://a.b/c").as_deref(),
+            Some("https://a.b/c")
+        );
     }
 }

@@ -50,7 +50,8 @@ pub fn words(text: &str) -> Vec<String> {
     while let Some(c) = chars.next() {
         if c.is_alphanumeric() {
             cur.extend(c.to_lowercase());
-        } else if c == '\'' && !cur.is_empty() && chars.peek().is_some_and(|n| n.is_alphanumeric()) {
+        } else if c == '\'' && !cur.is_empty() && chars.peek().is_some_and(|n| n.is_alphanumeric())
+        {
             // "don't", "mum's": keep the word whole
         } else if !cur.is_empty() {
             out.push(std::mem::take(&mut cur));
@@ -130,7 +131,10 @@ mod tests {
 
     #[test]
     fn clean_drops_controls_and_unifies_punctuation() {
-        assert_eq!(clean("  a\u{0}b\t\n c\u{2019}s \u{201C}x\u{201D} "), "ab c's \"x\"");
+        assert_eq!(
+            clean("  a\u{0}b\t\n c\u{2019}s \u{201C}x\u{201D} "),
+            "ab c's \"x\""
+        );
         assert_eq!(clean("\u{200F}שלום\u{200E}"), "שלום");
         assert_eq!(clean(""), "");
         assert_eq!(clean(&"x".repeat(20_000)).chars().count(), MAX_INPUT_CHARS);
@@ -138,7 +142,10 @@ mod tests {
 
     #[test]
     fn words_split_on_punctuation_and_keep_contractions() {
-        assert_eq!(words("CAR-T, don't PD-1!"), vec!["car", "t", "dont", "pd", "1"]);
+        assert_eq!(
+            words("CAR-T, don't PD-1!"),
+            vec!["car", "t", "dont", "pd", "1"]
+        );
         assert_eq!(words("Можно ли CAR-T?"), vec!["можно", "ли", "car", "t"]);
         assert!(words("🙏🙏 ...").is_empty());
     }

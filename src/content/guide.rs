@@ -36,7 +36,10 @@ pub fn parse_guide(text: &str) -> Result<Guide, Errors> {
             body.clear();
             let heading = heading.trim();
             if heading.is_empty() {
-                errors.push((lineno, "empty `##` heading: write the section title after `## `".into()));
+                errors.push((
+                    lineno,
+                    "empty `##` heading: write the section title after `## `".into(),
+                ));
             }
             let mut passage = Passage {
                 id: String::new(),
@@ -59,7 +62,8 @@ pub fn parse_guide(text: &str) -> Result<Guide, Errors> {
         } else if !line.trim().is_empty() {
             errors.push((
                 lineno,
-                "text before the first `##` section: start each passage with a `## Heading` line".into(),
+                "text before the first `##` section: start each passage with a `## Heading` line"
+                    .into(),
             ));
         }
     }
@@ -134,7 +138,10 @@ fn front_matter(lines: &[String], guide: &mut Guide, errors: &mut Errors) -> usi
             continue;
         }
         let Some((key, value)) = split_field(line) else {
-            errors.push((lineno, format!("expected `key: value` in the front matter (keys: {GUIDE_KEYS})")));
+            errors.push((
+                lineno,
+                format!("expected `key: value` in the front matter (keys: {GUIDE_KEYS})"),
+            ));
             continue;
         };
         match key {
@@ -144,32 +151,57 @@ fn front_matter(lines: &[String], guide: &mut Guide, errors: &mut Errors) -> usi
                 if value.len() == 2 && value.chars().all(|c| c.is_ascii_lowercase()) {
                     guide.language = value.to_string();
                 } else {
-                    errors.push((lineno, format!("language `{value}` is not a two-letter ISO 639-1 code such as `en`")));
+                    errors.push((
+                        lineno,
+                        format!(
+                            "language `{value}` is not a two-letter ISO 639-1 code such as `en`"
+                        ),
+                    ));
                 }
             }
             "kind" => match value {
                 "guide" => guide.kind = Kind::Guide,
                 "faq" => guide.kind = Kind::Faq,
-                _ => errors.push((lineno, format!("kind `{value}` is unknown: use `guide` or `faq`"))),
+                _ => errors.push((
+                    lineno,
+                    format!("kind `{value}` is unknown: use `guide` or `faq`"),
+                )),
             },
             "link" => guide.link = Some(value.to_string()).filter(|v| !v.is_empty()),
-            _ => errors.push((lineno, format!("unknown field `{key}` in the front matter (known: {GUIDE_KEYS})"))),
+            _ => errors.push((
+                lineno,
+                format!("unknown field `{key}` in the front matter (known: {GUIDE_KEYS})"),
+            )),
         }
     }
     if !closed {
-        errors.push((start + 1, "front matter is not closed: add a `---` line after it".into()));
+        errors.push((
+            start + 1,
+            "front matter is not closed: add a `---` line after it".into(),
+        ));
     }
     if guide.id.is_empty() && errors.is_empty() {
-        errors.push((start + 1, "the front matter has no `id:`: add e.g. `id: my-guide`".into()));
+        errors.push((
+            start + 1,
+            "the front matter has no `id:`: add e.g. `id: my-guide`".into(),
+        ));
     }
     if guide.title.is_empty() && errors.is_empty() {
-        errors.push((start + 1, "the front matter has no `title:`: add the guide's title".into()));
+        errors.push((
+            start + 1,
+            "the front matter has no `title:`: add the guide's title".into(),
+        ));
     }
     i
 }
 
 /// Reads the metadata block right under a heading; returns the index of the first body line.
-fn passage_meta(lines: &[String], mut i: usize, passage: &mut Passage, errors: &mut Errors) -> usize {
+fn passage_meta(
+    lines: &[String],
+    mut i: usize,
+    passage: &mut Passage,
+    errors: &mut Errors,
+) -> usize {
     while i < lines.len() {
         let line = lines[i].trim();
         let Some((key, value)) = split_field(line) else {
@@ -209,7 +241,9 @@ fn split_field(line: &str) -> Option<(&str, &str)> {
 fn check_id(value: &str, lineno: usize, errors: &mut Errors) -> String {
     let ok = !value.is_empty()
         && value.len() <= MAX_ID_LEN
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok {
         errors.push((
             lineno,
@@ -273,12 +307,21 @@ fn finish(passage: Option<Passage>, body: &[&str], guide: &mut Guide, errors: &m
         text.push_str(block);
     }
     if text.is_empty() {
-        errors.push((p.line, format!("section `{}` is empty: write its text under the heading, or remove it", p.title)));
+        errors.push((
+            p.line,
+            format!(
+                "section `{}` is empty: write its text under the heading, or remove it",
+                p.title
+            ),
+        ));
     }
     if p.id.is_empty() {
         p.id = slug(&p.title);
         if p.id.is_empty() {
-            errors.push((p.line, "cannot make an id from this heading: add an `id:` line under it".into()));
+            errors.push((
+                p.line,
+                "cannot make an id from this heading: add an `id:` line under it".into(),
+            ));
         }
     }
     p.body = text;
@@ -294,14 +337,20 @@ mod tests {
     #[test]
     fn parses_front_matter_sections_and_metadata() {
         let g = parse_guide(GOOD).expect("valid guide");
-        assert_eq!((g.id.as_str(), g.title.as_str(), g.kind), ("g", "A guide", Kind::Faq));
+        assert_eq!(
+            (g.id.as_str(), g.title.as_str(), g.kind),
+            ("g", "A guide", Kind::Faq)
+        );
         assert_eq!(g.passages.len(), 2);
         let p = &g.passages[0];
         assert_eq!(p.id, "car-t");
         assert_eq!(p.title, "Can CAR-T help?");
         assert_eq!(p.keywords, vec!["car t", "cell therapy"]);
         assert_eq!(p.questions, vec!["car t after chemo", "is cart an option"]);
-        assert_eq!(p.body, "Sometimes. It depends.\n\n- one\n- two\n\nImportant: ask.");
+        assert_eq!(
+            p.body,
+            "Sometimes. It depends.\n\n- one\n- two\n\nImportant: ask."
+        );
         assert_eq!(p.line, 10);
         assert_eq!(g.passages[1].id, "second-section");
         assert_eq!(g.passages[1].body, "Text  here.");
@@ -318,29 +367,81 @@ mod tests {
     #[test]
     fn reports_each_error_with_its_line() {
         assert!(has(&errors("## x\n\ntext\n"), 1, "missing front matter"));
-        assert!(has(&errors("---\nid: g\ntitle: t\n\n## x\n\ntext\n"), 1, "not closed"));
-        assert!(has(&errors("---\nid: g\ntitle: t\ncolour: red\n---\n## x\n\ny\n"), 4, "unknown field `colour`"));
-        assert!(has(&errors("---\nid: g\ntitle: t\n---\n## x\nfoo: bar\n\ny\n"), 6, "unknown field `foo`"));
-        assert!(has(&errors("---\nid: g\ntitle: t\n---\n## Empty\n\n## y\n\nz\n"), 5, "is empty"));
-        assert!(has(&errors("---\nid: g\ntitle: t\n---\nstray\n## y\n\nz\n"), 5, "text before the first"));
-        assert!(has(&errors("---\nid: Bad Id\ntitle: t\n---\n## y\n\nz\n"), 2, "not valid"));
-        assert!(has(&errors("---\nid: g\ntitle: t\nkind: blog\n---\n## y\n\nz\n"), 4, "kind `blog`"));
-        assert!(has(&errors("---\nid: g\ntitle: t\nlanguage: english\n---\n## y\n\nz\n"), 4, "ISO 639-1"));
-        assert!(has(&errors("---\nid: g\ntitle: t\n---\n# Title\n## y\n\nz\n"), 5, "only `##`"));
-        assert!(has(&errors("---\nid: g\ntitle: t\n---\n"), 0, "no `##` sections"));
-        assert!(has(&errors("---\ntitle: t\n---\n## y\n\nz\n"), 1, "no `id:`"));
-        assert!(has(&errors("---\nid: g\ntitle: t\n---\n## y\nask:\n\nz\n"), 6, "empty `ask:`"));
+        assert!(has(
+            &errors("---\nid: g\ntitle: t\n\n## x\n\ntext\n"),
+            1,
+            "not closed"
+        ));
+        assert!(has(
+            &errors("---\nid: g\ntitle: t\ncolour: red\n---\n## x\n\ny\n"),
+            4,
+            "unknown field `colour`"
+        ));
+        assert!(has(
+            &errors("---\nid: g\ntitle: t\n---\n## x\nfoo: bar\n\ny\n"),
+            6,
+            "unknown field `foo`"
+        ));
+        assert!(has(
+            &errors("---\nid: g\ntitle: t\n---\n## Empty\n\n## y\n\nz\n"),
+            5,
+            "is empty"
+        ));
+        assert!(has(
+            &errors("---\nid: g\ntitle: t\n---\nstray\n## y\n\nz\n"),
+            5,
+            "text before the first"
+        ));
+        assert!(has(
+            &errors("---\nid: Bad Id\ntitle: t\n---\n## y\n\nz\n"),
+            2,
+            "not valid"
+        ));
+        assert!(has(
+            &errors("---\nid: g\ntitle: t\nkind: blog\n---\n## y\n\nz\n"),
+            4,
+            "kind `blog`"
+        ));
+        assert!(has(
+            &errors("---\nid: g\ntitle: t\nlanguage: english\n---\n## y\n\nz\n"),
+            4,
+            "ISO 639-1"
+        ));
+        assert!(has(
+            &errors("---\nid: g\ntitle: t\n---\n# Title\n## y\n\nz\n"),
+            5,
+            "only `##`"
+        ));
+        assert!(has(
+            &errors("---\nid: g\ntitle: t\n---\n"),
+            0,
+            "no `##` sections"
+        ));
+        assert!(has(
+            &errors("---\ntitle: t\n---\n## y\n\nz\n"),
+            1,
+            "no `id:`"
+        ));
+        assert!(has(
+            &errors("---\nid: g\ntitle: t\n---\n## y\nask:\n\nz\n"),
+            6,
+            "empty `ask:`"
+        ));
     }
 
     #[test]
     fn capitalised_label_is_body_text_not_a_field() {
-        let g = parse_guide("---\nid: g\ntitle: t\n---\n## y\nImportant: read this.\n").expect("valid");
+        let g =
+            parse_guide("---\nid: g\ntitle: t\n---\n## y\nImportant: read this.\n").expect("valid");
         assert_eq!(g.passages[0].body, "Important: read this.");
     }
 
     #[test]
     fn slug_is_short_ascii() {
-        assert_eq!(slug("What Are ADCs — and CAR-T?"), "what-are-adcs-and-car-t");
+        assert_eq!(
+            slug("What Are ADCs — and CAR-T?"),
+            "what-are-adcs-and-car-t"
+        );
         assert!(slug(&"word ".repeat(40)).len() <= MAX_ID_LEN);
     }
 }

@@ -93,10 +93,12 @@ impl Synonyms {
         let mut out = Vec::new();
         let mut i = 0;
         while i < words.len() {
-            let longest = (1..=self.max_words.min(words.len() - i)).rev().find_map(|len| {
-                let key = words[i..i + len].join(" ");
-                self.rules.get(&key).map(|exp| (len, exp))
-            });
+            let longest = (1..=self.max_words.min(words.len() - i))
+                .rev()
+                .find_map(|len| {
+                    let key = words[i..i + len].join(" ");
+                    self.rules.get(&key).map(|exp| (len, exp))
+                });
             match longest {
                 Some((len, expansions)) => {
                     out.push(SynonymMatch {

@@ -60,13 +60,21 @@ fn sentences(text: &str) -> Vec<&str> {
 /// The best-matching run of `body` within `max_chars` characters, and whether it was shortened.
 /// Runs are scored by the weights of the distinct query terms they contain; ties go to the
 /// earlier run, which usually carries the passage's context.
-pub fn excerpt(body: &str, weights: &HashMap<&str, f32>, analyzer: &mut TextAnalyzer, max_chars: usize) -> (String, bool) {
+pub fn excerpt(
+    body: &str,
+    weights: &HashMap<&str, f32>,
+    analyzer: &mut TextAnalyzer,
+    max_chars: usize,
+) -> (String, bool) {
     if body.chars().count() <= max_chars {
         return (body.to_string(), false);
     }
     let units = units(body, max_chars);
     let unit_terms: Vec<Vec<String>> = units.iter().map(|u| terms_of(analyzer, u.text)).collect();
-    let lens: Vec<usize> = units.iter().map(|u| u.text.chars().count() + u.sep.len()).collect();
+    let lens: Vec<usize> = units
+        .iter()
+        .map(|u| u.text.chars().count() + u.sep.len())
+        .collect();
     let mut best = (f32::MIN, 0usize, 0usize);
     for start in 0..units.len() {
         let mut len = 0;
@@ -110,7 +118,10 @@ mod tests {
     #[test]
     fn short_bodies_are_whole() {
         let w = HashMap::new();
-        assert_eq!(excerpt("short", &w, &mut analyzer(), 100), ("short".to_string(), false));
+        assert_eq!(
+            excerpt("short", &w, &mut analyzer(), 100),
+            ("short".to_string(), false)
+        );
     }
 
     #[test]
@@ -125,13 +136,20 @@ mod tests {
         let weights: HashMap<&str, f32> = exhaust.iter().map(|t| (t.as_str(), 1.0)).collect();
         let (text, trimmed) = excerpt(&body, &weights, &mut a, 200);
         assert!(trimmed);
-        assert!(text.contains("T-cell exhaustion: immune cells become depleted."), "{text}");
+        assert!(
+            text.contains("T-cell exhaustion: immune cells become depleted."),
+            "{text}"
+        );
         assert!(text.chars().count() <= 200);
     }
 
     #[test]
     fn a_huge_paragraph_is_cut_at_sentences() {
-        let body = format!("{} The answer is here. {}", "Filler text. ".repeat(50), "More filler. ".repeat(50));
+        let body = format!(
+            "{} The answer is here. {}",
+            "Filler text. ".repeat(50),
+            "More filler. ".repeat(50)
+        );
         let mut a = analyzer();
         let answer = terms_of(&mut a, "answer");
         let weights: HashMap<&str, f32> = answer.iter().map(|t| (t.as_str(), 1.0)).collect();

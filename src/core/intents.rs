@@ -164,7 +164,10 @@ mod tests {
         assert_eq!(i.smalltalk("hello"), Some(Smalltalk::Greeting));
         assert_eq!(i.smalltalk("Good morning!"), Some(Smalltalk::Greeting));
         assert_eq!(i.smalltalk("thanks!"), Some(Smalltalk::Thanks));
-        assert_eq!(i.smalltalk("ok thank you so much 🙏"), Some(Smalltalk::Thanks));
+        assert_eq!(
+            i.smalltalk("ok thank you so much 🙏"),
+            Some(Smalltalk::Thanks)
+        );
         assert_eq!(i.smalltalk("are you a bot?"), Some(Smalltalk::Identity));
         assert_eq!(i.smalltalk("hello, what are ADCs?"), None);
         assert!(i.advice("how much opdivo should she take"));

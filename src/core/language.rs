@@ -7,7 +7,11 @@ use whatlang::{Lang, Script};
 /// `None` when it is covered or too short to tell. `is_known` says whether a lower-cased word is
 /// English as far as the content's vocabulary (brand names and abbreviations included) and a
 /// list of common English words can tell.
-pub fn uncovered_language(text: &str, covered: &[String], is_known: impl Fn(&str) -> bool) -> Option<String> {
+pub fn uncovered_language(
+    text: &str,
+    covered: &[String],
+    is_known: impl Fn(&str) -> bool,
+) -> Option<String> {
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
     if letters < 3 {
         return None;
@@ -29,9 +33,10 @@ pub fn uncovered_language(text: &str, covered: &[String], is_known: impl Fn(&str
         }
         iso639_1(info.lang())
     } else {
-        info.map(|i| iso639_1(i.lang())).unwrap_or_else(|| script_language(script))
+        info.map(|i| iso639_1(i.lang()))
+            .unwrap_or_else(|| script_language(script))
     };
-    (!covered.iter().any(|c| *c == code)).then_some(code)
+    (!covered.contains(&code)).then_some(code)
 }
 
 /// The language a script most likely means when the detector cannot say.
@@ -99,7 +104,10 @@ mod tests {
     }
 
     fn known(w: &str) -> bool {
-        ["what", "is", "car", "t", "therapy", "opdivo", "keytruda", "ctla", "pd", "1"].contains(&w)
+        [
+            "what", "is", "car", "t", "therapy", "opdivo", "keytruda", "ctla", "pd", "1",
+        ]
+        .contains(&w)
     }
 
     #[test]
@@ -112,16 +120,33 @@ mod tests {
             ("هل يمكن أن يساعد العلاج المناعي مرة أخرى؟", "ar"),
         ];
         for (text, lang) in cases {
-            assert_eq!(uncovered_language(text, &en(), known).as_deref(), Some(lang), "{text}");
+            assert_eq!(
+                uncovered_language(text, &en(), known).as_deref(),
+                Some(lang),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn english_and_short_text_pass() {
-        for text in ["what is car-t therapy", "pd-1 + ctla-4", "ok", "🙂🙂", "CT041 car-t solid tumors"] {
+        for text in [
+            "what is car-t therapy",
+            "pd-1 + ctla-4",
+            "ok",
+            "🙂🙂",
+            "CT041 car-t solid tumors",
+        ] {
             assert_eq!(uncovered_language(text, &en(), known), None, "{text}");
         }
         let covered = vec!["en".to_string(), "es".to_string()];
-        assert_eq!(uncovered_language("¿Puede funcionar Opdivo si Keytruda ya falló?", &covered, known), None);
+        assert_eq!(
+            uncovered_language(
+                "¿Puede funcionar Opdivo si Keytruda ya falló?",
+                &covered,
+                known
+            ),
+            None
+        );
     }
 }

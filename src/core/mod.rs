@@ -103,7 +103,11 @@ impl Reply {
         }
         if !self.related.is_empty() {
             let mut lines = vec![self.related_intro.clone()];
-            lines.extend(self.related.iter().map(|r| format!("- {} (/read {})", r.title, r.id)));
+            lines.extend(
+                self.related
+                    .iter()
+                    .map(|r| format!("- {} (/read {})", r.title, r.id)),
+            );
             parts.push(lines.join("\n"));
         }
         parts.push(format!("{}\n{}", self.disclaimer, self.handoff));
@@ -171,7 +175,10 @@ impl Engine {
         let lower = cleaned.to_lowercase();
 
         if let Some(lang) = self.intents.emergency(&lower) {
-            let notice = texts.emergency_translations.get(lang).unwrap_or(&texts.emergency);
+            let notice = texts
+                .emergency_translations
+                .get(lang)
+                .unwrap_or(&texts.emergency);
             let mut message = notice.clone();
             if lang != "en" {
                 message = format!("{notice}\n\n{}", texts.emergency);
@@ -200,7 +207,8 @@ impl Engine {
             return self.reply(Outcome::Smalltalk, "en", message.clone());
         }
         let covered = &self.index.meta().languages;
-        if let Some(lang) = uncovered_language(&cleaned, covered, |w| self.index.is_english_word(w)) {
+        if let Some(lang) = uncovered_language(&cleaned, covered, |w| self.index.is_english_word(w))
+        {
             let message = texts.language_translations.get(&lang).map_or_else(
                 || texts.language.clone(),
                 |t| format!("{t}\n\n{}", texts.language),
@@ -227,10 +235,16 @@ impl Engine {
             .is_some_and(|best| best.coverage >= cfg.min_coverage);
         let mut reply = match result.hits.first().filter(|_| confident) {
             Some(best) => {
-                let intro = if personal_advice { &texts.advice_intro } else { &texts.answer_intro };
-                let mut reply = self.reply(Outcome::Answer, "en", intro.replace("{title}", &best.title));
+                let intro = if personal_advice {
+                    &texts.advice_intro
+                } else {
+                    &texts.answer_intro
+                };
+                let mut reply =
+                    self.reply(Outcome::Answer, "en", intro.replace("{title}", &best.title));
                 let weights = result.analyzed.term_weights();
-                let (text, trimmed) = excerpt::excerpt(&best.body, &weights, &mut analyzer(), cfg.excerpt_chars);
+                let (text, trimmed) =
+                    excerpt::excerpt(&best.body, &weights, &mut analyzer(), cfg.excerpt_chars);
                 reply.passage = Some(Shown {
                     id: best.id.clone(),
                     title: best.title.clone(),
@@ -241,11 +255,16 @@ impl Engine {
                             .replace("{title}", &best.title)
                             .replace("{id}", &best.id)
                     }),
-                    link: best.link.as_deref().and_then(|l| self.settings.content_link(l)),
+                    link: best
+                        .link
+                        .as_deref()
+                        .and_then(|l| self.settings.content_link(l)),
                 });
                 reply.related = result.hits[1..]
                     .iter()
-                    .filter(|h| h.score >= best.score * cfg.related_ratio && h.coverage >= cfg.min_coverage)
+                    .filter(|h| {
+                        h.score >= best.score * cfg.related_ratio && h.coverage >= cfg.min_coverage
+                    })
                     .take(3)
                     .map(|h| Related {
                         id: h.id.clone(),
@@ -272,7 +291,10 @@ impl Engine {
                     title: hit.title.clone(),
                     text: hit.body.clone(),
                     read_more: None,
-                    link: hit.link.as_deref().and_then(|l| self.settings.content_link(l)),
+                    link: hit
+                        .link
+                        .as_deref()
+                        .and_then(|l| self.settings.content_link(l)),
                 });
                 reply.passages = vec![hit];
                 reply

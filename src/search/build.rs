@@ -103,7 +103,9 @@ pub fn build_index(content: &Content, dir: &Path) -> Result<(Index, IndexMeta), 
         }
     };
     let fields = Fields::new(&index.schema()).map_err(tantivy_err(dir))?;
-    let mut writer: IndexWriter = index.writer_with_num_threads(1, 50_000_000).map_err(tantivy_err(dir))?;
+    let mut writer: IndexWriter = index
+        .writer_with_num_threads(1, 50_000_000)
+        .map_err(tantivy_err(dir))?;
     writer.delete_all_documents().map_err(tantivy_err(dir))?;
     let mut count = 0usize;
     for (position, (guide, passage)) in content.passages().enumerate() {
@@ -163,9 +165,15 @@ fn clear_index_dir(dir: &Path) -> Result<(), IndexError> {
         name == "meta.json"
             || name == ".managed.json"
             || name.starts_with(".tantivy-")
-            || matches!(ext, "idx" | "pos" | "term" | "fieldnorm" | "store" | "fast" | "del")
+            || matches!(
+                ext,
+                "idx" | "pos" | "term" | "fieldnorm" | "store" | "fast" | "del"
+            )
     };
-    if entries.iter().any(|p| !is_tantivy(p) && p.file_name().is_some_and(|n| n != ".gitkeep")) {
+    if entries
+        .iter()
+        .any(|p| !is_tantivy(p) && p.file_name().is_some_and(|n| n != ".gitkeep"))
+    {
         return Err(IndexError::NotAnIndex(dir.to_path_buf()));
     }
     for p in entries.iter().filter(|p| is_tantivy(p)) {
@@ -176,7 +184,10 @@ fn clear_index_dir(dir: &Path) -> Result<(), IndexError> {
 
 /// Opens the index for `content_dir`, rebuilding it when the content changed, and keeping the
 /// previous index (with [`Opened::Stale`]) when the new content has errors.
-pub fn open_or_build(content_dir: &Path, index_dir: &Path) -> Result<(Index, IndexMeta, Opened), IndexError> {
+pub fn open_or_build(
+    content_dir: &Path,
+    index_dir: &Path,
+) -> Result<(Index, IndexMeta, Opened), IndexError> {
     let hash = content::content_hash(content_dir)?;
     let existing = open_index(index_dir);
     if let Ok((index, meta)) = &existing {
@@ -195,7 +206,9 @@ pub fn open_or_build(content_dir: &Path, index_dir: &Path) -> Result<(Index, Ind
             Err(e) => Err(e),
         },
         Err(err) => match existing {
-            Ok((index, meta)) if meta.passages > 0 && index.schema() == schema() => Ok((index, meta, Opened::Stale(err))),
+            Ok((index, meta)) if meta.passages > 0 && index.schema() == schema() => {
+                Ok((index, meta, Opened::Stale(err)))
+            }
             _ => Err(err.into()),
         },
     }

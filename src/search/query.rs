@@ -24,25 +24,233 @@ const SYNONYM_BOOST: f32 = 0.8;
 /// Words that say nothing about which passage is wanted: function words, question words,
 /// people a caregiver mentions, and politeness.
 const STOPWORDS: &[&str] = &[
-    "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "anything", "are", "as", "at",
-    "be", "been", "before", "being", "both", "but", "by", "can", "cant", "could", "couldnt", "did", "didnt",
-    "do", "does", "doesnt", "doing", "dont", "each", "even", "ever", "for", "from", "get", "gets", "getting",
-    "go", "going", "got", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how",
-    "i", "id", "if", "ill", "im", "in", "into", "is", "isnt", "it", "its", "ive", "just", "know", "let",
-    "like", "lot", "me", "might", "mine", "more", "most", "much", "must", "my", "myself", "now", "of",
-    "off", "on", "one", "only", "or", "other", "our", "ours", "out", "own", "please", "pls", "plz",
-    "really", "same", "she", "should", "shouldnt", "so", "some", "still", "such", "tell", "than", "that",
-    "thats", "the", "their", "theirs", "them", "then", "there", "these", "they", "theyre", "thing",
-    "things", "this", "those", "to", "too", "u", "ur", "us", "very", "was", "wasnt", "we", "were", "weve",
-    "what", "whats", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "wont",
-    "would", "wouldnt", "yes", "yet", "you", "your", "yours", "hi", "hello", "hey", "thanks", "thank",
-    "ok", "okay", "dear", "sir", "madam", "mum", "mom", "mommy", "mother", "dad", "daddy", "father",
-    "husband", "wife", "son", "daughter", "brother", "sister", "grandma", "grandmother", "grandpa",
-    "grandfather", "uncle", "aunt", "friend", "partner", "family", "parent", "parents", "mama", "papa",
-    "someone", "somebody", "anyone", "anybody", "doctor", "doctors", "dr", "want", "wants", "need",
-    "needs", "say", "said", "says", "told", "ask", "asked", "question", "questions", "wondering",
-    "wonder", "think", "guess", "maybe", "possible", "possibly", "way", "ways", "kind", "sort", "mean",
-    "means", "make", "makes", "there", "whether", "s", "t",
+    "a",
+    "about",
+    "after",
+    "again",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "anything",
+    "are",
+    "as",
+    "at",
+    "be",
+    "been",
+    "before",
+    "being",
+    "both",
+    "but",
+    "by",
+    "can",
+    "cant",
+    "could",
+    "couldnt",
+    "did",
+    "didnt",
+    "do",
+    "does",
+    "doesnt",
+    "doing",
+    "dont",
+    "each",
+    "even",
+    "ever",
+    "for",
+    "from",
+    "get",
+    "gets",
+    "getting",
+    "go",
+    "going",
+    "got",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "him",
+    "his",
+    "how",
+    "i",
+    "id",
+    "if",
+    "ill",
+    "im",
+    "in",
+    "into",
+    "is",
+    "isnt",
+    "it",
+    "its",
+    "ive",
+    "just",
+    "know",
+    "let",
+    "like",
+    "lot",
+    "me",
+    "might",
+    "mine",
+    "more",
+    "most",
+    "much",
+    "must",
+    "my",
+    "myself",
+    "now",
+    "of",
+    "off",
+    "on",
+    "one",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "out",
+    "own",
+    "please",
+    "pls",
+    "plz",
+    "really",
+    "same",
+    "she",
+    "should",
+    "shouldnt",
+    "so",
+    "some",
+    "still",
+    "such",
+    "tell",
+    "than",
+    "that",
+    "thats",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "theyre",
+    "thing",
+    "things",
+    "this",
+    "those",
+    "to",
+    "too",
+    "u",
+    "ur",
+    "us",
+    "very",
+    "was",
+    "wasnt",
+    "we",
+    "were",
+    "weve",
+    "what",
+    "whats",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "wont",
+    "would",
+    "wouldnt",
+    "yes",
+    "yet",
+    "you",
+    "your",
+    "yours",
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "thank",
+    "ok",
+    "okay",
+    "dear",
+    "sir",
+    "madam",
+    "mum",
+    "mom",
+    "mommy",
+    "mother",
+    "dad",
+    "daddy",
+    "father",
+    "husband",
+    "wife",
+    "son",
+    "daughter",
+    "brother",
+    "sister",
+    "grandma",
+    "grandmother",
+    "grandpa",
+    "grandfather",
+    "uncle",
+    "aunt",
+    "friend",
+    "partner",
+    "family",
+    "parent",
+    "parents",
+    "mama",
+    "papa",
+    "someone",
+    "somebody",
+    "anyone",
+    "anybody",
+    "doctor",
+    "doctors",
+    "dr",
+    "want",
+    "wants",
+    "need",
+    "needs",
+    "say",
+    "said",
+    "says",
+    "told",
+    "ask",
+    "asked",
+    "question",
+    "questions",
+    "wondering",
+    "wonder",
+    "think",
+    "guess",
+    "maybe",
+    "possible",
+    "possibly",
+    "way",
+    "ways",
+    "kind",
+    "sort",
+    "mean",
+    "means",
+    "make",
+    "makes",
+    "there",
+    "whether",
+    "s",
+    "t",
+    "come",
+    "anymore",
 ];
 
 /// Whether a (lower-cased) word carries no search meaning.
@@ -75,7 +283,17 @@ pub struct Analyzed {
     pub concepts: Vec<Concept>,
     /// (typed, corrected) pairs, for tracing and tests.
     pub corrections: Vec<(String, String)>,
+    /// Analysed question words ("why", "when"): they say which of two passages on the same
+    /// subject is asked for ("why did it stop working" or "when should it stop"), so they are
+    /// matched lightly against headings and alternate questions, and never count for coverage.
+    pub hints: Vec<String>,
 }
+
+/// Question words kept as hints.
+const QUESTION_WORDS: &[&str] = &["why", "when", "how", "what", "which", "who", "where"];
+
+/// How much a hint counts, relative to a concept's term in the same field.
+const HINT_BOOST: f32 = 0.3;
 
 impl Analyzed {
     /// Whether nothing in the question can be searched for.
@@ -122,8 +340,27 @@ impl Analyzed {
 
     /// The tantivy query: per concept the best of its alternatives (dis-max), summed over
     /// concepts; within an alternative, its terms over the boosted fields.
-    pub fn to_query(&self, fields: &[(Field, f32)]) -> Option<Box<dyn Query>> {
+    pub fn to_query(
+        &self,
+        fields: &[(Field, f32)],
+        hint_fields: &[(Field, f32)],
+    ) -> Option<Box<dyn Query>> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if self.concepts.iter().all(|c| !c.known) {
+            return None;
+        }
+        for t in &self.hints {
+            for &(field, boost) in hint_fields {
+                let q = TermQuery::new(
+                    Term::from_field_text(field, t),
+                    IndexRecordOption::WithFreqs,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(q), boost * HINT_BOOST)),
+                ));
+            }
+        }
         for c in self.concepts.iter().filter(|c| c.known) {
             let disjuncts: Vec<Box<dyn Query>> = c
                 .alternatives
@@ -132,14 +369,23 @@ impl Analyzed {
                     let mut terms: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                     for t in &alt.terms {
                         for &(field, boost) in fields {
-                            let q = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
-                            terms.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost * alt.boost))));
+                            let q = TermQuery::new(
+                                Term::from_field_text(field, t),
+                                IndexRecordOption::WithFreqs,
+                            );
+                            terms.push((
+                                Occur::Should,
+                                Box::new(BoostQuery::new(Box::new(q), boost * alt.boost)),
+                            ));
                         }
                     }
                     Box::new(BooleanQuery::new(terms)) as Box<dyn Query>
                 })
                 .collect();
-            clauses.push((Occur::Should, Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, 0.1))));
+            clauses.push((
+                Occur::Should,
+                Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, 0.1)),
+            ));
         }
         (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
     }
@@ -165,7 +411,12 @@ pub struct QueryAnalyzer {
 const ENGLISH_WORDS: &str = include_str!("english_words.txt");
 
 impl QueryAnalyzer {
-    pub fn new(analyzer: TextAnalyzer, synonyms: Synonyms, doc_freq: HashMap<String, u64>, num_docs: u64) -> Self {
+    pub fn new(
+        analyzer: TextAnalyzer,
+        synonyms: Synonyms,
+        doc_freq: HashMap<String, u64>,
+        num_docs: u64,
+    ) -> Self {
         let synonym_words: HashSet<String> = synonyms.vocabulary().map(String::from).collect();
         let mut by_len: Vec<Vec<(String, bool, u64)>> = Vec::new();
         let mut push = |w: &str, surface: bool, freq: u64| {
@@ -227,7 +478,10 @@ impl QueryAnalyzer {
     /// does in real typos); ties go to the more frequent. Returns the replacement and whether it
     /// is a surface word (else an analysed index term).
     fn correct(&self, word: &str) -> Option<(String, bool)> {
-        if word.chars().count() < 4 || !word.chars().all(char::is_alphabetic) || self.english.contains_key(word) {
+        if word.chars().count() < 4
+            || !word.chars().all(char::is_alphabetic)
+            || self.english.contains_key(word)
+        {
             return None;
         }
         let stem = self.analyse(word).into_iter().next().unwrap_or_default();
@@ -241,7 +495,9 @@ impl QueryAnalyzer {
                     if *is_surface != surface {
                         continue;
                     }
-                    let Some(d) = edit_distance(probe, cand, max) else { continue };
+                    let Some(d) = edit_distance(probe, cand, max) else {
+                        continue;
+                    };
                     if d == 2 && probe.chars().next() != cand.chars().next() {
                         continue;
                     }
@@ -316,11 +572,22 @@ impl QueryAnalyzer {
             }
             alts.retain(|a| !a.terms.is_empty());
             if !alts.is_empty() {
-                covered[m.start..m.start + m.len].iter_mut().for_each(|c| *c = true);
+                covered[m.start..m.start + m.len]
+                    .iter_mut()
+                    .for_each(|c| *c = true);
                 out.concepts.push(self.concept(span.to_vec(), alts));
             }
         }
         for (i, w) in typed.iter().enumerate() {
+            if QUESTION_WORDS.contains(&w.as_str()) {
+                // "how come" asks why
+                let word = if w == "how" && typed.get(i + 1).is_some_and(|n| n == "come") {
+                    "why"
+                } else {
+                    w
+                };
+                out.hints.extend(self.analyse(word));
+            }
             if covered[i] || stopword(w) {
                 continue;
             }
@@ -344,8 +611,14 @@ impl QueryAnalyzer {
         let idfs: Vec<Option<f32>> = alternatives
             .iter()
             .map(|a| {
-                let dfs: Option<Vec<u64>> = a.terms.iter().map(|t| self.doc_freq.get(t).copied()).collect();
-                dfs.map(|dfs| dfs.iter().map(|&df| self.idf(df)).sum::<f32>() / dfs.len().max(1) as f32)
+                let dfs: Option<Vec<u64>> = a
+                    .terms
+                    .iter()
+                    .map(|t| self.doc_freq.get(t).copied())
+                    .collect();
+                dfs.map(|dfs| {
+                    dfs.iter().map(|&df| self.idf(df)).sum::<f32>() / dfs.len().max(1) as f32
+                })
             })
             .collect();
         let known = idfs.iter().any(Option::is_some);
@@ -358,7 +631,12 @@ impl QueryAnalyzer {
             Some(idf) => discount * (0.5 + 0.5 * idf / self.idf(0)),
             // A common English word the guide never uses ("weather", "pizza") says the question
             // is about something else; a name, a place or an unfixable typo says less.
-            None if words.iter().any(|w| self.english.get(w.as_str()).is_some_and(|&r| r < 5000)) => discount,
+            None if words
+                .iter()
+                .any(|w| self.english.get(w.as_str()).is_some_and(|&r| r < 5000)) =>
+            {
+                discount
+            }
             None => 0.5,
         };
         Concept {

@@ -53,7 +53,10 @@ pub struct SearchIndex {
 impl SearchIndex {
     /// Wraps an opened index (see [`super::open_or_build`]).
     pub fn new(index: Index, meta: IndexMeta) -> Result<SearchIndex, tantivy::TantivyError> {
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         let fields = Fields::new(&index.schema())?;
         let searcher = reader.searcher();
         let doc_freq = vocabulary(&searcher, &fields)?;
@@ -106,14 +109,18 @@ impl SearchIndex {
     /// Analyses `text` and returns up to `limit` passages, best first.
     pub fn search(&self, text: &str, limit: usize) -> Result<SearchResult, tantivy::TantivyError> {
         let analyzed = self.analyzer.analyze(text);
-        let Some(query) = analyzed.to_query(&self.fields.boosted()) else {
+        let Some(query) = analyzed.to_query(&self.fields.boosted(), &self.fields.boosted()[..2])
+        else {
             return Ok(SearchResult {
                 analyzed,
                 hits: Vec::new(),
             });
         };
         let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(CANDIDATES.max(limit)).order_by_score())?;
+        let top = searcher.search(
+            &query,
+            &TopDocs::with_limit(CANDIDATES.max(limit)).order_by_score(),
+        )?;
         let mut tokenizer = analyzer();
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
@@ -138,7 +145,12 @@ impl SearchIndex {
         Ok(SearchResult { analyzed, hits })
     }
 
-    fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32) -> Result<Hit, tantivy::TantivyError> {
+    fn hit(
+        &self,
+        searcher: &Searcher,
+        address: DocAddress,
+        score: f32,
+    ) -> Result<Hit, tantivy::TantivyError> {
         let doc: TantivyDocument = searcher.doc(address)?;
         let text = |field| {
             doc.get_first(field)
@@ -163,7 +175,10 @@ impl SearchIndex {
     /// The passage with this id, if there is one.
     pub fn passage(&self, id: &str) -> Result<Option<Hit>, tantivy::TantivyError> {
         let searcher = self.reader.searcher();
-        let query = TermQuery::new(Term::from_field_text(self.fields.id, id), IndexRecordOption::Basic);
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.id, id),
+            IndexRecordOption::Basic,
+        );
         let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
         top.first()
             .map(|&(_, address)| self.hit(&searcher, address, 0.0))
@@ -172,7 +187,10 @@ impl SearchIndex {
 }
 
 /// Every analysed term of the index with the number of passages containing it.
-fn vocabulary(searcher: &Searcher, fields: &Fields) -> Result<HashMap<String, u64>, tantivy::TantivyError> {
+fn vocabulary(
+    searcher: &Searcher,
+    fields: &Fields,
+) -> Result<HashMap<String, u64>, tantivy::TantivyError> {
     let mut out: HashMap<String, u64> = HashMap::new();
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(fields.all)?;
