@@ -105,7 +105,8 @@ mod tests {
 
     fn known(w: &str) -> bool {
         [
-            "what", "is", "car", "t", "therapy", "opdivo", "keytruda", "ctla", "pd", "1",
+            "what", "is", "car", "t", "therapy", "opdivo", "keytruda", "ctla", "pd", "1", "solid",
+            "tumors",
         ]
         .contains(&w)
     }
