@@ -7,7 +7,7 @@ use std::path::Path;
 use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use super::build::{open_index, IndexError, IndexMeta};
 use super::query::QueryAnalyzer;
@@ -124,12 +124,12 @@ impl SearchIndex {
         let mut tokenizer = analyzer();
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
-            let mut hit = self.hit(&searcher, address, score)?;
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let mut hit = self.hit(&doc, score);
             let mut terms: HashSet<String> = HashSet::new();
             for text in [&hit.title, &hit.body] {
                 terms.extend(terms_of(&mut tokenizer, text));
             }
-            let doc: TantivyDocument = searcher.doc(address)?;
             for field in [self.fields.questions, self.fields.keywords] {
                 for v in doc.get_all(field).filter_map(|v| v.as_str()) {
                     terms.extend(terms_of(&mut tokenizer, v));
@@ -145,13 +145,7 @@ impl SearchIndex {
         Ok(SearchResult { analyzed, hits })
     }
 
-    fn hit(
-        &self,
-        searcher: &Searcher,
-        address: DocAddress,
-        score: f32,
-    ) -> Result<Hit, tantivy::TantivyError> {
-        let doc: TantivyDocument = searcher.doc(address)?;
+    fn hit(&self, doc: &TantivyDocument, score: f32) -> Hit {
         let text = |field| {
             doc.get_first(field)
                 .and_then(|v| v.as_str())
@@ -159,7 +153,7 @@ impl SearchIndex {
                 .to_string()
         };
         let link = text(self.fields.link);
-        Ok(Hit {
+        Hit {
             id: text(self.fields.id),
             title: text(self.fields.title),
             guide_id: text(self.fields.guide_id),
@@ -169,7 +163,7 @@ impl SearchIndex {
             body: text(self.fields.body),
             score,
             coverage: 0.0,
-        })
+        }
     }
 
     /// The passage with this id, if there is one.
@@ -181,7 +175,11 @@ impl SearchIndex {
         );
         let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
         top.first()
-            .map(|&(_, address)| self.hit(&searcher, address, 0.0))
+            .map(|&(_, address)| {
+                searcher
+                    .doc::<TantivyDocument>(address)
+                    .map(|doc| self.hit(&doc, 0.0))
+            })
             .transpose()
     }
 }
