@@ -11,3 +11,5 @@ pub mod core;
 pub mod search;
 pub mod settings;
 pub mod text;
+pub mod store;
+pub mod telegram;
