@@ -30,6 +30,8 @@ pub enum Command {
     Index,
     /// Check the content for errors without building anything.
     Check,
+    /// Run the Telegram bot (long polling or webhook, as configured) until SIGINT or SIGTERM.
+    Run,
     /// Answer a question as the bot would. Without a question, answer each line of stdin.
     Ask {
         /// Print JSON (one object per question) instead of the reply text.
@@ -61,6 +63,19 @@ pub fn index(settings: &Settings) -> anyhow::Result<()> {
         settings.index.dir.display()
     );
     Ok(())
+}
+
+/// `faqbot run`.
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    settings.validate_for_run()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(crate::telegram::run::run(
+        settings,
+        crate::telegram::run::shutdown_signal(),
+    ))
 }
 
 /// `faqbot check`.

@@ -10,6 +10,6 @@ pub mod content;
 pub mod core;
 pub mod search;
 pub mod settings;
-pub mod text;
 pub mod store;
 pub mod telegram;
+pub mod text;

@@ -30,6 +30,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
     match args.command {
         Command::Index => cli::index(&settings),
         Command::Check => cli::check(&settings),
+        Command::Run => cli::run(settings),
         Command::Ask {
             json,
             explain,

@@ -35,6 +35,9 @@ pub struct TelegramSettings {
     pub webhook_url: String,
     pub webhook_listen: String,
     pub webhook_secret: Secret,
+    pub poll_timeout_secs: u32,
+    pub throttle: bool,
+    pub max_pending_updates: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -63,6 +66,7 @@ pub struct HandoffSettings {
 pub struct ContentSettings {
     pub dir: PathBuf,
     pub site_url: String,
+    pub reload_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +117,27 @@ pub struct ReplyTexts {
     pub identity: String,
     pub language: String,
     pub not_found: String,
+    pub welcome: String,
+    pub help: String,
+    pub privacy: String,
+    pub forget_confirm: String,
+    pub forget_done: String,
+    pub forget_cancelled: String,
+    pub non_text: String,
+    pub feedback_thanks: String,
+    pub feedback_sorry: String,
+    pub stale_button: String,
+    pub topics: String,
+    pub human: String,
+    pub error: String,
+    pub button_helpful: String,
+    pub button_not_helpful: String,
+    pub button_topics: String,
+    pub button_coordinator: String,
+    pub button_yes_forget: String,
+    pub button_cancel: String,
+    pub button_previous: String,
+    pub button_next: String,
     #[serde(default)]
     pub emergency_translations: BTreeMap<String, String>,
     #[serde(default)]
@@ -262,6 +287,15 @@ impl Settings {
         if self.search.excerpt_chars < 200 {
             return Err(bad("search.excerpt_chars", "must be at least 200".into()));
         }
+        if self.telegram.poll_timeout_secs > 50 {
+            return Err(bad(
+                "telegram.poll_timeout_secs",
+                "must be at most 50".into(),
+            ));
+        }
+        if self.content.reload_secs == 0 {
+            return Err(bad("content.reload_secs", "must be at least 1".into()));
+        }
         if self.store.retention_days == 0 {
             return Err(bad("store.retention_days", "must be at least 1".into()));
         }
@@ -270,6 +304,38 @@ impl Settings {
                 "reply.disclaimer",
                 "must not be empty: every reply carries it".into(),
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks what `faqbot run` needs beyond what `ask` needs: a token, and a webhook address
+    /// and secret in webhook mode.
+    pub fn validate_for_run(&self) -> Result<(), SettingsError> {
+        let missing = |key: &'static str, problem: &str| SettingsError::BadValue {
+            key,
+            problem: problem.to_string(),
+            file: "the config file".into(),
+            env: format!("FAQBOT_{}", key.to_uppercase().replacen('.', "__", 1)),
+        };
+        if self.telegram.token.is_empty() {
+            return Err(missing(
+                "telegram.token",
+                "is not set (get one from @BotFather)",
+            ));
+        }
+        if self.telegram.mode == TelegramMode::Webhook {
+            if !self.telegram.webhook_url.starts_with("https://") {
+                return Err(missing(
+                    "telegram.webhook_url",
+                    "must be the public https:// address Telegram posts to",
+                ));
+            }
+            if self.telegram.webhook_secret.expose().len() < 16 {
+                return Err(missing(
+                    "telegram.webhook_secret",
+                    "must be at least 16 characters in webhook mode",
+                ));
+            }
         }
         Ok(())
     }

@@ -5,6 +5,8 @@ mod excerpt;
 mod intents;
 mod language;
 
+use std::sync::{Arc, RwLock};
+
 use serde::Serialize;
 
 pub use intents::{Intents, RuleError, Smalltalk};
@@ -112,6 +114,28 @@ impl Reply {
         }
         parts.push(format!("{}\n{}", self.disclaimer, self.handoff));
         parts.join("\n\n")
+    }
+}
+
+/// The engine the bot currently answers with. Content changes swap in a new one; messages being
+/// answered keep the one they started with.
+#[derive(Clone)]
+pub struct SharedEngine(Arc<RwLock<Arc<Engine>>>);
+
+impl SharedEngine {
+    pub fn new(engine: Engine) -> SharedEngine {
+        SharedEngine(Arc::new(RwLock::new(Arc::new(engine))))
+    }
+
+    /// The current engine.
+    pub fn get(&self) -> Arc<Engine> {
+        // a panic while swapping cannot leave a half-written Arc behind: the value is usable
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Swaps in a new engine.
+    pub fn replace(&self, engine: Engine) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(engine);
     }
 }
 

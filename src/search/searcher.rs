@@ -166,6 +166,31 @@ impl SearchIndex {
         }
     }
 
+    /// Every passage as (id, title), in content order: the topics a caregiver can browse.
+    pub fn topics(&self) -> Result<Vec<(String, String)>, tantivy::TantivyError> {
+        let searcher = self.reader.searcher();
+        let mut rows: Vec<(u64, String, String)> = Vec::new();
+        for segment in searcher.segment_readers() {
+            let store = segment.get_store_reader(1)?;
+            for doc_id in segment.doc_ids_alive() {
+                let doc: TantivyDocument = store.get(doc_id)?;
+                let text = |field| {
+                    doc.get_first(field)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let position = doc
+                    .get_first(self.fields.position)
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(u64::MAX);
+                rows.push((position, text(self.fields.id), text(self.fields.title)));
+            }
+        }
+        rows.sort();
+        Ok(rows.into_iter().map(|(_, id, title)| (id, title)).collect())
+    }
+
     /// The passage with this id, if there is one.
     pub fn passage(&self, id: &str) -> Result<Option<Hit>, tantivy::TantivyError> {
         let searcher = self.reader.searcher();

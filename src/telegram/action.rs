@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 pub enum Action {
     /// sendMessage, in HTML parse mode.
     Send(OutMessage),
+    /// editMessageText: replaces a message the bot sent (paging through topics).
+    Edit {
+        chat_id: i64,
+        message_id: i32,
+        html: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        keyboard: Vec<Vec<Button>>,
+    },
     /// answerCallbackQuery: stops the button's spinner, optionally with a short notice.
     AnswerCallback {
         callback_id: String,
@@ -21,6 +29,7 @@ impl Action {
     pub fn chat_id(&self) -> Option<i64> {
         match self {
             Action::Send(m) => Some(m.chat_id),
+            Action::Edit { chat_id, .. } => Some(*chat_id),
             Action::AnswerCallback { .. } => None,
         }
     }

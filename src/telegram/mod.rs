@@ -1,6 +1,15 @@
 //! The Telegram adapter: a thin layer that routes updates to the core and renders its replies.
+//! Updates go through a durable inbox (`inbox`), handlers turn them into actions (`handlers`),
+//! and the outbox is sent within Telegram's limits (`sender`).
 
 pub mod action;
+pub mod api;
+pub mod callback;
+pub mod handlers;
+pub mod inbox;
 pub mod render;
+pub mod run;
+pub mod sender;
+pub mod webhook;
 
 pub use action::{Action, Button, ButtonTarget, OutMessage};

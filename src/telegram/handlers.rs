@@ -1,0 +1,407 @@
+//! Routing updates to small handlers, each returning the actions to take. One function builds
+//! the handler tree ([`schema`]); the endpoints do one thing each and never call Telegram
+//! themselves: their actions go to the outbox with the update's completion.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use teloxide::dispatching::{DpHandlerDescription, HandlerExt, UpdateFilterExt};
+use teloxide::dptree;
+use teloxide::types::{CallbackQuery, ChatKind, Me, Message, MessageKind, Update};
+use teloxide::utils::command::BotCommands;
+use tracing::Span;
+
+use super::action::{Action, Button, OutMessage};
+use super::callback::Callback;
+use super::render;
+use crate::core::{Outcome, SharedEngine};
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct Ctx {
+    pub engine: SharedEngine,
+    pub store: Arc<dyn Store>,
+    pub settings: Arc<Settings>,
+}
+
+/// What a handler produces.
+pub type Out = anyhow::Result<Vec<Action>>;
+
+/// The commands caregivers can use; the doc comments are the `/help` text and Telegram's menu.
+#[derive(BotCommands, Clone, Debug, PartialEq)]
+#[command(rename_rule = "lowercase")]
+pub enum Command {
+    #[command(description = "what this bot is, and how to start")]
+    Start(String),
+    #[command(description = "browse the topics of our guides")]
+    Topics,
+    #[command(description = "talk to a coordinator")]
+    Human,
+    #[command(description = "what we keep about you, and for how long")]
+    Privacy,
+    #[command(description = "erase your data")]
+    Forget,
+    #[command(description = "how to use this bot")]
+    Help,
+    #[command(description = "read a whole section: /read <id>")]
+    Read(String),
+}
+
+/// The handler tree.
+pub fn schema() -> dptree::Handler<'static, Out, DpHandlerDescription> {
+    let message = dptree::entry()
+        .filter(addressed_to_us)
+        .branch(
+            dptree::entry()
+                .filter_command::<Command>()
+                .endpoint(on_command),
+        )
+        .branch(dptree::filter_map(|m: Message| m.text().map(str::to_owned)).endpoint(on_text))
+        .endpoint(on_other_message);
+    dptree::entry()
+        .branch(Update::filter_message().chain(message.clone()))
+        .branch(Update::filter_edited_message().chain(message))
+        .branch(Update::filter_callback_query().endpoint(on_callback))
+}
+
+fn is_private(msg: &Message) -> bool {
+    matches!(msg.chat.kind, ChatKind::Private(_))
+}
+
+/// In a private chat everything is for us; in a group only commands without another bot's
+/// name, mentions of our name, and replies to our messages.
+fn addressed_to_us(msg: Message, me: Me) -> bool {
+    if is_private(&msg) {
+        return true;
+    }
+    let username = me.username().to_lowercase();
+    let text = msg
+        .text()
+        .or(msg.caption())
+        .unwrap_or_default()
+        .to_lowercase();
+    if let Some(first) = text
+        .split_whitespace()
+        .next()
+        .filter(|w| w.starts_with('/'))
+    {
+        return match first.split_once('@') {
+            Some((_, name)) => name == username,
+            None => true,
+        };
+    }
+    let mentioned = text.contains(&format!("@{username}"));
+    let replied = msg
+        .reply_to_message()
+        .and_then(|r| r.from.as_ref())
+        .is_some_and(|u| u.id == me.id);
+    mentioned || replied
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn thread_of(msg: &Message) -> Option<i32> {
+    msg.thread_id.map(|t| t.0 .0)
+}
+
+/// A message in the chat of `msg` (and its forum topic, if any).
+fn say(msg: &Message, text: &str, keyboard: Vec<Vec<Button>>) -> Action {
+    Action::Send(render::plain_message(
+        msg.chat.id.0,
+        thread_of(msg),
+        text,
+        keyboard,
+    ))
+}
+
+fn coordinator_row(ctx: &Ctx) -> Vec<Button> {
+    let h = &ctx.settings.handoff;
+    render::handoff_row(&h.label, &h.url, &ctx.settings.reply.button_coordinator)
+}
+
+async fn on_command(msg: Message, cmd: Command, ctx: Ctx) -> Out {
+    let t = &ctx.settings.reply;
+    let chat = msg.chat.id.0;
+    Span::current().record(
+        "command",
+        tracing::field::debug(std::mem::discriminant(&cmd)),
+    );
+    Ok(match cmd {
+        Command::Start(payload) => {
+            let source = payload.trim();
+            let source = (!source.is_empty()).then(|| source.chars().take(64).collect::<String>());
+            ctx.store
+                .record_chat_start(chat, source.as_deref(), now_ms())?;
+            let keyboard = vec![
+                vec![Button::callback(
+                    &t.button_topics,
+                    Callback::StartTopics.encode(),
+                )],
+                coordinator_row(&ctx),
+            ];
+            let text = format!("{}\n\n{}", t.welcome, t.disclaimer);
+            vec![say(&msg, &text, keyboard)]
+        }
+        Command::Help => {
+            let commands = Command::descriptions().to_string();
+            let text = format!("{}\n\n{}\n\n{}", t.help, commands, t.disclaimer);
+            vec![say(&msg, &text, vec![coordinator_row(&ctx)])]
+        }
+        Command::Topics => vec![topics(&ctx, chat, thread_of(&msg), 0, None)],
+        Command::Human => vec![say(&msg, &t.human, vec![coordinator_row(&ctx)])],
+        Command::Privacy => {
+            let text = t
+                .privacy
+                .replace("{days}", &ctx.settings.store.retention_days.to_string());
+            vec![say(&msg, &text, Vec::new())]
+        }
+        Command::Forget => {
+            let keyboard = vec![vec![
+                Button::callback(
+                    &t.button_yes_forget,
+                    Callback::Forget { confirm: true }.encode(),
+                ),
+                Button::callback(
+                    &t.button_cancel,
+                    Callback::Forget { confirm: false }.encode(),
+                ),
+            ]];
+            vec![say(&msg, &t.forget_confirm, keyboard)]
+        }
+        Command::Read(id) => answer(&ctx, &msg, &format!("/read {}", id.trim())),
+    })
+}
+
+/// A page of topics, as a new message or (when paging) an edit of the one shown.
+fn topics(ctx: &Ctx, chat: i64, thread: Option<i32>, page: u32, edit: Option<i32>) -> Action {
+    let engine = ctx.engine.get();
+    let titles = engine.index().topics().unwrap_or_default();
+    let t = &ctx.settings.reply;
+    let page = render::topics_page(
+        &titles,
+        page,
+        8,
+        chat,
+        &t.topics,
+        &t.button_previous,
+        &t.button_next,
+    );
+    match edit {
+        Some(message_id) => Action::Edit {
+            chat_id: chat,
+            message_id,
+            html: page.html,
+            keyboard: page.keyboard,
+        },
+        None => Action::Send(OutMessage {
+            thread_id: thread,
+            ..page
+        }),
+    }
+}
+
+async fn on_text(msg: Message, text: String, me: Me, ctx: Ctx) -> Out {
+    // in groups the bot is addressed by name; the name is not part of the question
+    let mention = format!("@{}", me.username());
+    let question = text.replace(&mention, " ");
+    Ok(answer(&ctx, &msg, &question))
+}
+
+/// The core's reply to `question`, rendered, with the no-match streak kept for escalation.
+fn answer(ctx: &Ctx, msg: &Message, question: &str) -> Vec<Action> {
+    let started = Instant::now();
+    let engine = ctx.engine.get();
+    let reply = engine.answer(question);
+    let span = Span::current();
+    span.record("outcome", reply.outcome.as_str());
+    if let Some(p) = reply.passages.first() {
+        span.record("passage", p.id.as_str());
+        span.record("score", p.score);
+        span.record("coverage", p.coverage);
+    }
+    if ctx.settings.log.message_text {
+        tracing::info!(text = question, "message text (log.message_text is on)");
+    }
+    let chat = msg.chat.id.0;
+    let streak = match reply.outcome {
+        Outcome::NoMatch => ctx
+            .store
+            .chat_state(chat)
+            .map(|s| s.no_match_streak + 1)
+            .unwrap_or(1),
+        _ => 0,
+    };
+    if let Err(e) = ctx.store.set_no_match_streak(chat, streak) {
+        tracing::warn!(error = %e, "cannot record the no-match streak");
+    }
+    span.record("latency_us", started.elapsed().as_micros() as u64);
+    render::render_reply_with(
+        &reply,
+        chat,
+        thread_of(msg),
+        &render::Labels::from_texts(&ctx.settings.reply),
+    )
+    .into_iter()
+    .map(Action::Send)
+    .collect()
+}
+
+async fn on_other_message(msg: Message, ctx: Ctx) -> Out {
+    // service messages (members joining, pinned messages, …) need no answer
+    let MessageKind::Common(_) = msg.kind else {
+        return Ok(Vec::new());
+    };
+    Ok(vec![say(
+        &msg,
+        &ctx.settings.reply.non_text,
+        vec![coordinator_row(&ctx)],
+    )])
+}
+
+async fn on_callback(q: CallbackQuery, ctx: Ctx) -> Out {
+    let t = &ctx.settings.reply;
+    let ack = |text: Option<&str>| Action::AnswerCallback {
+        callback_id: q.id.0.clone(),
+        text: text.map(str::to_owned),
+    };
+    let message = q.regular_message().cloned();
+    let (Some(msg), Some(callback)) = (message, q.data.as_deref().and_then(Callback::decode))
+    else {
+        // forged, stale, or on a message too old to see: say so politely
+        return Ok(vec![ack(Some(&t.stale_button))]);
+    };
+    let chat = msg.chat.id.0;
+    let thread = thread_of(&msg);
+    Span::current().record("callback", tracing::field::debug(&callback));
+    Ok(match callback {
+        Callback::Feedback { helpful, passage } => {
+            let engine = ctx.engine.get();
+            if engine.index().passage(&passage).ok().flatten().is_none() {
+                return Ok(vec![ack(Some(&t.stale_button))]);
+            }
+            ctx.store
+                .record_feedback(chat, &passage, helpful, now_ms())?;
+            if helpful {
+                vec![ack(Some(&t.feedback_thanks))]
+            } else {
+                vec![
+                    ack(None),
+                    say(&msg, &t.feedback_sorry, vec![coordinator_row(&ctx)]),
+                ]
+            }
+        }
+        Callback::Read(id) => {
+            let mut actions = vec![ack(None)];
+            actions.extend(answer(&ctx, &msg, &format!("/read {id}")));
+            actions
+        }
+        Callback::Topics(page) => vec![ack(None), topics(&ctx, chat, thread, page, Some(msg.id.0))],
+        Callback::StartTopics => vec![ack(None), topics(&ctx, chat, thread, 0, None)],
+        Callback::Forget { confirm: true } => {
+            ctx.store.forget_chat(chat)?;
+            vec![ack(None), say(&msg, &t.forget_done, Vec::new())]
+        }
+        Callback::Forget { confirm: false } => vec![ack(Some(&t.forget_cancelled))],
+        Callback::Human | Callback::HumanConfirm => {
+            vec![ack(None), say(&msg, &t.human, vec![coordinator_row(&ctx)])]
+        }
+    })
+}
+
+/// Handles one update: the actions to take (none for updates that are not for us).
+pub async fn handle(update: Update, me: Me, ctx: Ctx) -> Vec<Action> {
+    let chat = update.chat().map(|c| c.id.0);
+    match schema()
+        .dispatch(dptree::deps![update, me, ctx.clone()])
+        .await
+    {
+        std::ops::ControlFlow::Break(Ok(actions)) => actions,
+        std::ops::ControlFlow::Break(Err(e)) => {
+            // the one error funnel: log without text, apologise in the chat
+            tracing::error!(error = %e, "handler failed");
+            chat.map(|c| {
+                vec![Action::Send(render::plain_message(
+                    c,
+                    None,
+                    &ctx.settings.reply.error,
+                    Vec::new(),
+                ))]
+            })
+            .unwrap_or_default()
+        }
+        std::ops::ControlFlow::Continue(_) => {
+            tracing::debug!("update not for us");
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handler_tree_has_its_dependencies() {
+        // a missing dependency fails here, not at the first user's message
+        let dir = tempfile::tempdir().expect("tempdir");
+        let deps = dptree::deps![
+            Update {
+                id: teloxide::types::UpdateId(1),
+                kind: teloxide::types::UpdateKind::Error(serde_json::Value::Null)
+            },
+            sample_me(),
+            sample_ctx(dir.path())
+        ];
+        dptree::type_check(schema().sig(), &deps, &[]);
+    }
+
+    fn sample_me() -> Me {
+        serde_json::from_value(serde_json::json!({
+            "id": 1, "is_bot": true, "first_name": "FAQ", "username": "faq_bot",
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false,
+            "has_main_web_app": false
+        }))
+        .expect("valid Me")
+    }
+
+    fn sample_ctx(dir: &std::path::Path) -> Ctx {
+        let env = vec![
+            (
+                "FAQBOT_CONTENT__DIR".to_string(),
+                concat!(env!("CARGO_MANIFEST_DIR"), "/faq").to_string(),
+            ),
+            (
+                "FAQBOT_INDEX__DIR".to_string(),
+                dir.join("index").display().to_string(),
+            ),
+        ];
+        let settings = Settings::load_from(None, env).expect("settings");
+        let engine = crate::cli::open_engine(&settings).expect("engine");
+        let store = crate::store::SqliteStore::open(dir.join("faqbot.db")).expect("store");
+        Ctx {
+            engine: SharedEngine::new(engine),
+            store: Arc::new(store),
+            settings: Arc::new(settings),
+        }
+    }
+
+    #[test]
+    fn commands_parse() {
+        assert_eq!(
+            Command::parse("/start src42", "faq_bot").ok(),
+            Some(Command::Start("src42".into()))
+        );
+        assert_eq!(
+            Command::parse("/help@faq_bot", "faq_bot").ok(),
+            Some(Command::Help)
+        );
+        assert!(Command::parse("/help@other_bot", "faq_bot").is_err());
+    }
+}

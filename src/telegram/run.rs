@@ -1,0 +1,255 @@
+//! `faqbot run`: wires the store, the engine, the Bot API and the tasks together, and stops
+//! them in order on SIGINT or SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use teloxide::types::{BotCommand, Me};
+use teloxide::utils::command::BotCommands;
+use tokio::sync::{watch, Notify};
+
+use super::api::{Api, ApiError};
+use super::handlers::{Command, Ctx};
+use super::{inbox, sender, webhook};
+use crate::core::{Engine, SharedEngine};
+use crate::search::{self, Opened, SearchIndex};
+use crate::settings::{Settings, TelegramMode};
+use crate::store::{SqliteStore, Store};
+
+/// How long a shutdown keeps sending what is queued before exiting (the rest stays stored).
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Runs the bot until `shutdown` resolves.
+pub async fn run(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    settings.validate_for_run()?;
+    let settings = Arc::new(settings);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&settings.store.path).with_context(|| {
+            format!(
+                "cannot open the store (store.path = {})",
+                settings.store.path.display()
+            )
+        })?);
+    let engine = SharedEngine::new(crate::cli::open_engine(&settings)?);
+    let api = Api::new(&settings)?;
+    let ctx = Ctx {
+        engine: engine.clone(),
+        store: store.clone(),
+        settings: settings.clone(),
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    tokio::pin!(shutdown);
+    let me = tokio::select! {
+        me = wait_for_me(&api, stop_rx.clone()) => me,
+        _ = &mut shutdown => return Ok(()),
+    };
+    let Some(me) = me else { return Ok(()) };
+    tracing::info!(bot = %me.username(), mode = ?settings.telegram.mode, "connected to the Bot API");
+    let commands: Vec<BotCommand> = Command::bot_commands()
+        .into_iter()
+        .filter(|c| c.command != "/read")
+        .collect();
+    if let Err(e) = api.set_commands(commands).await {
+        tracing::warn!(error = %e, "cannot register the command menu");
+    }
+
+    let inbox_notify = Arc::new(Notify::new());
+    let outbox_notify = Arc::new(Notify::new());
+    let mut tasks = tokio::task::JoinSet::new();
+    match settings.telegram.mode {
+        TelegramMode::Polling => {
+            if let Err(e) = api
+                .set_webhook(None, &settings.telegram.webhook_secret)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot remove a webhook before polling");
+            }
+            tasks.spawn(inbox::poll(
+                api.clone(),
+                store.clone(),
+                inbox_notify.clone(),
+                settings.telegram.max_pending_updates,
+                stop_rx.clone(),
+            ));
+        }
+        TelegramMode::Webhook => {
+            let listener = tokio::net::TcpListener::bind(&settings.telegram.webhook_listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on telegram.webhook_listen = {}",
+                        settings.telegram.webhook_listen
+                    )
+                })?;
+            api.set_webhook(
+                Some(&settings.telegram.webhook_url),
+                &settings.telegram.webhook_secret,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("setWebhook failed: {e}"))?;
+            let serve = webhook::serve(
+                listener,
+                webhook::path_of(&settings.telegram.webhook_url),
+                store.clone(),
+                inbox_notify.clone(),
+                settings.telegram.webhook_secret.clone(),
+                settings.telegram.max_pending_updates,
+                stop_rx.clone(),
+            );
+            tasks.spawn(async move {
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "webhook server failed");
+                }
+            });
+        }
+    }
+    tasks.spawn(inbox::work(
+        ctx,
+        me,
+        inbox_notify,
+        outbox_notify.clone(),
+        stop_rx.clone(),
+    ));
+    tasks.spawn(sender::send(
+        api.clone(),
+        store.clone(),
+        outbox_notify,
+        settings.telegram.throttle,
+        DRAIN,
+        stop_rx.clone(),
+    ));
+    tasks.spawn(reload_content(engine, settings.clone(), stop_rx.clone()));
+    tasks.spawn(purge(
+        store.clone(),
+        settings.store.retention_days,
+        stop_rx.clone(),
+    ));
+
+    (&mut shutdown).await;
+    tracing::info!("shutting down: finishing the update in hand and sending what is queued");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// getMe until it works: Telegram may be unreachable when the bot starts.
+async fn wait_for_me(api: &Api, mut stop: watch::Receiver<bool>) -> Option<Me> {
+    let mut failures = 0;
+    loop {
+        match api.get_me().await {
+            Ok(me) => return Some(me),
+            Err(ApiError::Unauthorized) => {
+                tracing::error!("the Bot API refused the token; check telegram.token")
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reach the Bot API yet; retrying"),
+        }
+        inbox::sleep_or_shutdown(inbox::backoff(failures), &mut stop).await;
+        if *stop.borrow() {
+            return None;
+        }
+        failures += 1;
+    }
+}
+
+/// Watches the content and swaps in a new index when it changed; content errors keep the
+/// current index and are logged with file and line.
+async fn reload_content(
+    engine: SharedEngine,
+    settings: Arc<Settings>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let every = Duration::from_secs(settings.content.reload_secs);
+    let mut reported = String::new();
+    loop {
+        inbox::sleep_or_shutdown(every, &mut stop).await;
+        if *stop.borrow() {
+            return;
+        }
+        let current = engine.get().index().meta().content_hash.clone();
+        let dir = settings.content.dir.clone();
+        let Ok(hash) = crate::content::content_hash(&dir) else {
+            continue;
+        };
+        if hash == current || hash == reported {
+            continue;
+        }
+        let s = settings.clone();
+        let built = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<Engine>> {
+            let (index, meta, opened) = search::open_or_build(&s.content.dir, &s.index.dir)?;
+            if let Opened::Stale(errors) = opened {
+                tracing::error!(
+                    "content has errors; still answering from the previous index:\n{errors}"
+                );
+                return Ok(None);
+            }
+            Ok(Some(Engine::new(
+                SearchIndex::new(index, meta)?,
+                (*s).clone(),
+            )?))
+        })
+        .await;
+        match built {
+            Ok(Ok(Some(new))) => {
+                let passages = new.index().num_passages();
+                engine.replace(new);
+                reported.clear();
+                tracing::info!(passages, "content changed: new index in use");
+            }
+            Ok(Ok(None)) => reported = hash,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot rebuild the index; still answering from the previous one");
+                reported = hash;
+            }
+            Err(e) => tracing::error!(error = %e, "index rebuild task failed"),
+        }
+    }
+}
+
+/// Deletes data older than the retention period, hourly.
+async fn purge(store: Arc<dyn Store>, retention_days: u32, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let cutoff = now - i64::from(retention_days) * 86_400_000;
+        match store.purge_older_than(cutoff) {
+            Ok(n) if n > 0 => tracing::info!(rows = n, "retention: old data deleted"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "retention purge failed"),
+        }
+        inbox::sleep_or_shutdown(Duration::from_secs(3600), &mut stop).await;
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,384 @@
+//! Performing the outbox: in order within each chat, concurrently across chats, within
+//! Telegram's rate limits, waiting out 429s, retrying network failures with backoff, and
+//! giving up on chats that blocked the bot.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+use super::action::Action;
+use super::api::{Api, ApiError};
+use super::render;
+use crate::store::{OutboxItem, Store};
+
+/// Telegram's limits: about one message a second per chat, 20 a minute per group, 30 a second
+/// overall. Answers to button presses count toward the overall limit only.
+#[derive(Debug)]
+pub struct Throttle {
+    enabled: bool,
+    per_chat: HashMap<i64, Instant>,
+    groups: HashMap<i64, VecDeque<Instant>>,
+    global: VecDeque<Instant>,
+}
+
+const PER_CHAT_GAP: Duration = Duration::from_millis(1000);
+const GROUP_WINDOW: Duration = Duration::from_secs(60);
+const GROUP_MAX: usize = 20;
+const GLOBAL_WINDOW: Duration = Duration::from_secs(1);
+const GLOBAL_MAX: usize = 30;
+
+impl Throttle {
+    pub fn new(enabled: bool) -> Throttle {
+        Throttle {
+            enabled,
+            per_chat: HashMap::new(),
+            groups: HashMap::new(),
+            global: VecDeque::new(),
+        }
+    }
+
+    /// When a message to `chat` may go next (now or later); `None` chat is a callback answer.
+    pub fn ready_at(&mut self, chat: Option<i64>, now: Instant) -> Instant {
+        if !self.enabled {
+            return now;
+        }
+        let mut at = now;
+        prune(&mut self.global, now, GLOBAL_WINDOW);
+        if self.global.len() >= GLOBAL_MAX {
+            at = at.max(self.global[self.global.len() - GLOBAL_MAX] + GLOBAL_WINDOW);
+        }
+        if let Some(chat) = chat {
+            if let Some(&next) = self.per_chat.get(&chat) {
+                at = at.max(next);
+            }
+            if chat < 0 {
+                let sent = self.groups.entry(chat).or_default();
+                prune(sent, now, GROUP_WINDOW);
+                if sent.len() >= GROUP_MAX {
+                    at = at.max(sent[sent.len() - GROUP_MAX] + GROUP_WINDOW);
+                }
+            }
+        }
+        at
+    }
+
+    /// Records a send at `now`.
+    pub fn record(&mut self, chat: Option<i64>, now: Instant) {
+        if !self.enabled {
+            return;
+        }
+        self.global.push_back(now);
+        if let Some(chat) = chat {
+            self.per_chat.insert(chat, now + PER_CHAT_GAP);
+            if chat < 0 {
+                self.groups.entry(chat).or_default().push_back(now);
+            }
+        }
+    }
+
+    /// Holds a chat back (after a 429 for it).
+    pub fn pause(&mut self, chat: Option<i64>, until: Instant) {
+        if let Some(chat) = chat {
+            let next = self.per_chat.entry(chat).or_insert(until);
+            *next = (*next).max(until);
+        }
+    }
+
+    /// Forgets chats idle for a while, so the maps do not grow without bound.
+    fn shrink(&mut self, now: Instant) {
+        self.per_chat.retain(|_, next| *next + GROUP_WINDOW > now);
+        self.groups
+            .retain(|_, sent| sent.back().is_some_and(|&t| t + GROUP_WINDOW > now));
+    }
+}
+
+fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while q.front().is_some_and(|&t| t + window <= now) {
+        q.pop_front();
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How many calls may be in flight at once.
+const MAX_IN_FLIGHT: usize = 32;
+
+/// Gives up on an action after this many failed attempts that were not rate limits.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// The ordering key of an outbox item: its chat, or its own id for callback answers.
+fn key(item: &OutboxItem) -> i64 {
+    item.chat_id.unwrap_or(i64::MIN + item.id)
+}
+
+/// Sends until shutdown; on shutdown, keeps sending for at most `drain` to empty the outbox
+/// (what is left stays stored for the next start).
+pub async fn send(
+    api: Api,
+    store: Arc<dyn Store>,
+    outbox: Arc<Notify>,
+    throttle: bool,
+    drain: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut throttle = Throttle::new(throttle);
+    let mut in_flight: JoinSet<(OutboxItem, Result<(), ApiError>)> = JoinSet::new();
+    let mut busy: HashSet<i64> = HashSet::new();
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if *shutdown.borrow() && deadline.is_none() {
+            deadline = Some(now + drain);
+        }
+        if deadline.is_some_and(|d| now >= d) {
+            break;
+        }
+        let batch = match store.outbox_batch(512) {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() && in_flight.is_empty() && deadline.is_some() {
+            break;
+        }
+        let mut wake = now + Duration::from_secs(1);
+        let mut seen: HashSet<i64> = HashSet::new();
+        let now_unix = now_ms();
+        for item in batch {
+            if in_flight.len() >= MAX_IN_FLIGHT {
+                break;
+            }
+            let k = key(&item);
+            // only the oldest action of each chat is eligible: order within a chat is kept
+            if !seen.insert(k) || busy.contains(&k) {
+                continue;
+            }
+            if item.not_before > now_unix {
+                let later = Duration::from_millis((item.not_before - now_unix) as u64);
+                wake = wake.min(now + later);
+                continue;
+            }
+            let at = throttle.ready_at(item.chat_id, now);
+            if at > now {
+                wake = wake.min(at);
+                continue;
+            }
+            throttle.record(item.chat_id, now);
+            busy.insert(k);
+            let api = api.clone();
+            in_flight.spawn(async move {
+                let result = api.perform(&item.action).await;
+                (item, result)
+            });
+        }
+        throttle.shrink(now);
+        let sleep =
+            tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(Instant::now())));
+        tokio::select! {
+            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                let Ok((item, result)) = joined else {
+                    tracing::error!("a send task failed");
+                    continue;
+                };
+                busy.remove(&key(&item));
+                settle(store.as_ref(), &mut throttle, item, result);
+            }
+            _ = outbox.notified() => {}
+            _ = sleep => {}
+            _ = shutdown.changed(), if deadline.is_none() => {}
+        }
+    }
+    // what was started is finished, so it is not sent twice after a restart
+    while let Some(joined) = in_flight.join_next().await {
+        if let Ok((item, result)) = joined {
+            settle(store.as_ref(), &mut throttle, item, result);
+        }
+    }
+}
+
+/// Records the result of one action.
+fn settle(
+    store: &dyn Store,
+    throttle: &mut Throttle,
+    item: OutboxItem,
+    result: Result<(), ApiError>,
+) {
+    let log_err = |what: &str, r: Result<(), crate::store::StoreError>| {
+        if let Err(e) = r {
+            tracing::error!(error = %e, "cannot {what}");
+        }
+    };
+    let chat = item.chat_id;
+    match result {
+        Ok(()) => log_err("remove a sent action", store.outbox_done(item.id)),
+        Err(ApiError::RetryAfter(d)) => {
+            tracing::warn!(
+                chat_id = chat,
+                retry_after_s = d.as_secs(),
+                "rate limited by Telegram"
+            );
+            throttle.pause(chat, Instant::now() + d);
+            let at = now_ms() + d.as_millis() as i64;
+            log_err("reschedule", store.outbox_retry(item.id, at, item.attempts));
+        }
+        Err(ApiError::Blocked) => {
+            tracing::warn!(
+                chat_id = chat,
+                "the bot is blocked in this chat; dropping its pending messages"
+            );
+            if let Some(chat) = chat {
+                log_err(
+                    "mark the chat blocked",
+                    store.set_blocked(chat, true, now_ms()),
+                );
+                log_err(
+                    "drop the chat's outbox",
+                    store.outbox_drop_chat(chat).map(|_| ()),
+                );
+            }
+            log_err("remove the action", store.outbox_done(item.id));
+        }
+        Err(ApiError::Migrated(new_chat)) => {
+            tracing::info!(
+                chat_id = chat,
+                new_chat_id = new_chat,
+                "group migrated to a supergroup"
+            );
+            if let Some(old) = chat {
+                log_err("move the chat", store.migrate_chat(old, new_chat));
+            }
+            let moved = match item.action.clone() {
+                Action::Send(mut m) => Action::Send({
+                    m.chat_id = new_chat;
+                    m
+                }),
+                Action::Edit {
+                    message_id,
+                    html,
+                    keyboard,
+                    ..
+                } => Action::Edit {
+                    chat_id: new_chat,
+                    message_id,
+                    html,
+                    keyboard,
+                },
+                other => other,
+            };
+            log_err(
+                "resend to the new chat",
+                store.outbox_replace(item.id, &moved),
+            );
+        }
+        Err(ApiError::CantParseEntities) if item.attempts == 0 => {
+            // our HTML should never be refused; if it is, the text still reaches the person
+            tracing::error!(
+                chat_id = chat,
+                "Telegram refused the HTML; resending as plain text"
+            );
+            let plain = match item.action.clone() {
+                Action::Send(mut m) => Action::Send({
+                    m.html = render::escape(&render::html_to_plain(&m.html));
+                    m
+                }),
+                Action::Edit {
+                    chat_id,
+                    message_id,
+                    html,
+                    keyboard,
+                } => Action::Edit {
+                    chat_id,
+                    message_id,
+                    html: render::escape(&render::html_to_plain(&html)),
+                    keyboard,
+                },
+                other => other,
+            };
+            log_err("replace the action", store.outbox_replace(item.id, &plain));
+            log_err("reschedule", store.outbox_retry(item.id, now_ms(), 1));
+        }
+        Err(e) if e.is_transient() && item.attempts + 1 < MAX_ATTEMPTS => {
+            let wait = super::inbox::backoff(item.attempts);
+            tracing::warn!(chat_id = chat, error = %e, attempt = item.attempts + 1, "send failed; retrying");
+            log_err(
+                "reschedule",
+                store.outbox_retry(
+                    item.id,
+                    now_ms() + wait.as_millis() as i64,
+                    item.attempts + 1,
+                ),
+            );
+        }
+        Err(e) => {
+            tracing::error!(chat_id = chat, error = %e, attempts = item.attempts + 1, "giving up on an action");
+            log_err("remove the action", store.outbox_done(item.id));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_message_a_second_per_chat() {
+        let mut t = Throttle::new(true);
+        let now = Instant::now();
+        assert_eq!(t.ready_at(Some(1), now), now);
+        t.record(Some(1), now);
+        assert_eq!(t.ready_at(Some(1), now), now + PER_CHAT_GAP);
+        assert_eq!(
+            t.ready_at(Some(2), now),
+            now,
+            "other chats are not held back"
+        );
+        assert_eq!(t.ready_at(None, now), now);
+    }
+
+    #[test]
+    fn twenty_a_minute_per_group_and_thirty_a_second_overall() {
+        let mut t = Throttle::new(true);
+        let start = Instant::now();
+        for i in 0..GROUP_MAX as u64 {
+            let at = start + Duration::from_secs(i * 2);
+            assert!(t.ready_at(Some(-100), at) <= at);
+            t.record(Some(-100), at);
+        }
+        let next = start + Duration::from_secs(40);
+        assert_eq!(t.ready_at(Some(-100), next), start + GROUP_WINDOW);
+
+        let mut t = Throttle::new(true);
+        for chat in 0..GLOBAL_MAX as i64 {
+            t.record(Some(chat + 1), start);
+        }
+        assert_eq!(t.ready_at(Some(999), start), start + GLOBAL_WINDOW);
+    }
+
+    #[test]
+    fn disabled_throttle_never_waits() {
+        let mut t = Throttle::new(false);
+        let now = Instant::now();
+        for _ in 0..100 {
+            t.record(Some(1), now);
+        }
+        assert_eq!(t.ready_at(Some(1), now), now);
+    }
+
+    #[test]
+    fn a_429_pauses_the_chat() {
+        let mut t = Throttle::new(true);
+        let now = Instant::now();
+        t.pause(Some(5), now + Duration::from_secs(7));
+        assert_eq!(t.ready_at(Some(5), now), now + Duration::from_secs(7));
+    }
+}
