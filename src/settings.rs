@@ -181,7 +181,7 @@ impl fmt::Display for Secret {
 pub enum SettingsError {
     #[error("config file {} not found: check the --config path", .0.display())]
     MissingFile(PathBuf),
-    #[error("{source_name}: {message}; fix it there (or in the matching FAQBOT_<SECTION>__<KEY> variable)")]
+    #[error("configuration: {message}; fix the key in {source_name} or in its FAQBOT_<SECTION>__<KEY> environment variable")]
     Invalid {
         source_name: String,
         message: String,

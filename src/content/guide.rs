@@ -21,6 +21,7 @@ pub fn parse_guide(text: &str) -> Result<Guide, Errors> {
         kind: Kind::Guide,
         link: None,
         file: Default::default(),
+        id_line: 1,
         passages: Vec::new(),
     };
 
@@ -145,7 +146,10 @@ fn front_matter(lines: &[String], guide: &mut Guide, errors: &mut Errors) -> usi
             continue;
         };
         match key {
-            "id" => guide.id = check_id(value, lineno, errors),
+            "id" => {
+                guide.id = check_id(value, lineno, errors);
+                guide.id_line = lineno;
+            }
             "title" => guide.title = value.to_string(),
             "language" => {
                 if value.len() == 2 && value.chars().all(|c| c.is_ascii_lowercase()) {

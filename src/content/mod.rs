@@ -48,6 +48,8 @@ pub struct Guide {
     pub kind: Kind,
     pub link: Option<String>,
     pub file: PathBuf,
+    /// 1-based line of the `id:` field, for error messages.
+    pub id_line: usize,
     pub passages: Vec<Passage>,
 }
 
@@ -198,10 +200,12 @@ pub fn load(dir: &Path) -> Result<Content, LoadError> {
         let text = match std::fs::read(path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => text,
-                Err(_) => {
+                Err(e) => {
+                    let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
                     errors.push(ContentError {
                         file: path.clone(),
-                        line: 0,
+                        line,
                         message: "not valid UTF-8 text: save the file as UTF-8".into(),
                     });
                     continue;
@@ -256,7 +260,7 @@ fn check_unique_ids(guides: &[Guide], errors: &mut Vec<ContentError>) {
         if let Some(first) = seen_guides.insert(&g.id, &g.file) {
             errors.push(ContentError {
                 file: g.file.clone(),
-                line: 2,
+                line: g.id_line,
                 message: format!(
                     "duplicate guide id `{}` (also used by {}): give each guide its own id",
                     g.id,

@@ -19,11 +19,15 @@ pub fn uncovered_language(
     let script = whatlang::detect_script(text)?;
     let info = whatlang::detect(text);
     let code = if script == Script::Latin {
+        let words = crate::text::words(text);
+        // one or two Latin words (a misspelt drug name, "ok thx") cannot tell a language
+        if words.len() < 3 {
+            return None;
+        }
         let info = info?;
         if info.lang() == Lang::Eng {
             return None;
         }
-        let words = crate::text::words(text);
         let known = words.iter().filter(|w| is_known(w)).count();
         let ratio = known as f64 / words.len().max(1) as f64;
         // short English questions full of drug names can look foreign to a trigram model, so
@@ -56,40 +60,80 @@ fn script_language(script: Script) -> String {
     .to_string()
 }
 
+/// The ISO 639-1 code of a detected language.
 fn iso639_1(lang: Lang) -> String {
     let code = match lang {
+        Lang::Epo => "eo",
         Lang::Eng => "en",
-        Lang::Spa => "es",
-        Lang::Fra => "fr",
-        Lang::Deu => "de",
         Lang::Rus => "ru",
-        Lang::Ukr => "uk",
-        Lang::Ara => "ar",
         Lang::Cmn => "zh",
-        Lang::Jpn => "ja",
-        Lang::Kor => "ko",
+        Lang::Spa => "es",
         Lang::Por => "pt",
         Lang::Ita => "it",
-        Lang::Nld => "nl",
-        Lang::Pol => "pl",
-        Lang::Tur => "tr",
-        Lang::Heb => "he",
+        Lang::Ben => "bn",
+        Lang::Fra => "fr",
+        Lang::Deu => "de",
+        Lang::Ukr => "uk",
+        Lang::Kat => "ka",
+        Lang::Ara => "ar",
         Lang::Hin => "hi",
-        Lang::Vie => "vi",
-        Lang::Tha => "th",
-        Lang::Ell => "el",
-        Lang::Pes => "fa",
-        Lang::Urd => "ur",
-        Lang::Ind => "id",
-        Lang::Ron => "ro",
-        Lang::Ces => "cs",
-        Lang::Swe => "sv",
+        Lang::Jpn => "ja",
+        Lang::Heb => "he",
+        Lang::Yid => "yi",
+        Lang::Pol => "pl",
+        Lang::Amh => "am",
+        Lang::Jav => "jv",
+        Lang::Kor => "ko",
+        Lang::Nob => "nb",
         Lang::Dan => "da",
+        Lang::Swe => "sv",
         Lang::Fin => "fi",
+        Lang::Tur => "tr",
+        Lang::Nld => "nl",
         Lang::Hun => "hu",
+        Lang::Ces => "cs",
+        Lang::Ell => "el",
         Lang::Bul => "bg",
-        Lang::Srp => "sr",
+        Lang::Bel => "be",
+        Lang::Mar => "mr",
+        Lang::Kan => "kn",
+        Lang::Ron => "ro",
+        Lang::Slv => "sl",
         Lang::Hrv => "hr",
+        Lang::Srp => "sr",
+        Lang::Mkd => "mk",
+        Lang::Lit => "lt",
+        Lang::Lav => "lv",
+        Lang::Est => "et",
+        Lang::Tam => "ta",
+        Lang::Vie => "vi",
+        Lang::Urd => "ur",
+        Lang::Tha => "th",
+        Lang::Guj => "gu",
+        Lang::Uzb => "uz",
+        Lang::Pan => "pa",
+        Lang::Aze => "az",
+        Lang::Ind => "id",
+        Lang::Tel => "te",
+        Lang::Pes => "fa",
+        Lang::Mal => "ml",
+        Lang::Ori => "or",
+        Lang::Mya => "my",
+        Lang::Nep => "ne",
+        Lang::Sin => "si",
+        Lang::Khm => "km",
+        Lang::Tuk => "tk",
+        Lang::Aka => "ak",
+        Lang::Zul => "zu",
+        Lang::Sna => "sn",
+        Lang::Afr => "af",
+        Lang::Lat => "la",
+        Lang::Slk => "sk",
+        Lang::Cat => "ca",
+        Lang::Tgl => "tl",
+        Lang::Hye => "hy",
+        // a language added to whatlang later: its own (ISO 639-3) code is still a useful label
+        #[allow(unreachable_patterns)]
         other => return other.code().to_string(),
     };
     code.to_string()

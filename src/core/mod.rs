@@ -214,8 +214,11 @@ impl Engine {
         if !cleaned.chars().any(char::is_alphanumeric) {
             return self.reply(Outcome::NoMatch, "en", texts.empty.clone());
         }
-        if let Some(id) = lower.strip_prefix("/read").map(str::trim) {
-            return self.read(id);
+        if let Some(id) = lower
+            .strip_prefix("/read")
+            .filter(|rest| rest.is_empty() || rest.starts_with(' '))
+        {
+            return self.read(id.trim());
         }
         if self.intents.handoff(&lower) {
             let mut reply = self.reply(Outcome::Handoff, "en", texts.handoff_request.clone());

@@ -182,6 +182,15 @@ fn clear_index_dir(dir: &Path) -> Result<(), IndexError> {
     Ok(())
 }
 
+/// Whether the index's segment files can be opened (`meta.json` alone can survive their loss).
+fn readable(index: &Index) -> bool {
+    index
+        .reader_builder()
+        .reload_policy(tantivy::ReloadPolicy::Manual)
+        .try_into()
+        .is_ok()
+}
+
 /// Opens the index for `content_dir`, rebuilding it when the content changed, and keeping the
 /// previous index (with [`Opened::Stale`]) when the new content has errors.
 pub fn open_or_build(
@@ -191,7 +200,7 @@ pub fn open_or_build(
     let hash = content::content_hash(content_dir)?;
     let existing = open_index(index_dir);
     if let Ok((index, meta)) = &existing {
-        if meta.content_hash == hash && index.schema() == schema() {
+        if meta.content_hash == hash && index.schema() == schema() && readable(index) {
             return Ok((index.clone(), meta.clone(), Opened::Current));
         }
     }

@@ -1,3 +1,18 @@
+//! Integration tests: one binary that drives the library the way the CLI and the bot do (content
+//! in a temporary folder, a real index, the real [`faqbot::core::Engine`]), runs the real
+//! `faqbot` executable in temporary folders with a clean environment, and runs the bot against a
+//! strict fake Telegram Bot API server on 127.0.0.1 (`fake_api`).
+//!
+//! `helpers` builds the fixtures; each other module owns one area.
+
+mod bad_input;
+mod cli;
+mod content;
+mod engine;
 mod fake_api;
 mod fake_api_selftest;
+mod helpers;
+mod index;
+mod quality;
+mod search;
 mod tg_html;
