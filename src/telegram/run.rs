@@ -50,9 +50,11 @@ pub async fn run(
     };
     let Some(me) = me else { return Ok(()) };
     tracing::info!(bot = %me.username(), mode = ?settings.telegram.mode, "connected to the Bot API");
+    // Telegram wants command names without the slash; /read is reached from answers, not the menu
     let commands: Vec<BotCommand> = Command::bot_commands()
         .into_iter()
-        .filter(|c| c.command != "/read")
+        .map(|c| BotCommand::new(c.command.trim_start_matches('/'), c.description))
+        .filter(|c| c.command != "read")
         .collect();
     if let Err(e) = api.set_commands(commands).await {
         tracing::warn!(error = %e, "cannot register the command menu");

@@ -743,6 +743,12 @@ impl FakeTelegram {
             .push_back(fault);
     }
 
+    /// Drops the faults queued for a method and not yet consumed.
+    pub fn clear_faults(&self, method: &str) {
+        let method = canonical(method).unwrap_or(method).to_string();
+        self.lock().faults.remove(&method);
+    }
+
     /// Faults queued and not yet consumed.
     pub fn pending_faults(&self, method: &str) -> usize {
         let method = canonical(method).unwrap_or(method);
@@ -1335,13 +1341,47 @@ fn parse_params(headers: &HeaderMap, uri: &Uri, body: &Bytes) -> Result<Value, (
         params.extend(form_fields(&String::from_utf8_lossy(body)));
         Ok(Value::Object(params))
     } else if content_type.starts_with("multipart/form-data") {
-        Err((
-            raw(),
-            bad("Bad Request: multipart/form-data is not implemented by the fake Bot API"),
-        ))
+        // teloxide sends some calls (setWebhook) as multipart; text fields are enough here
+        match multipart_fields(&content_type, body) {
+            Some(fields) => {
+                params.extend(fields);
+                Ok(Value::Object(params))
+            }
+            None => Err((raw(), bad("Bad Request: can't parse multipart/form-data"))),
+        }
     } else {
         Err((raw(), bad("Bad Request: unsupported Content-Type")))
     }
+}
+
+/// The text fields of a multipart/form-data body (file parts are recorded by name only).
+fn multipart_fields(content_type: &str, body: &Bytes) -> Option<Map<String, Value>> {
+    let boundary = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))?
+        .trim_matches('"');
+    let text = String::from_utf8_lossy(body);
+    let delimiter = format!("--{boundary}");
+    let mut out = Map::new();
+    for part in text.split(delimiter.as_str()).skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        let (head, value) = part.split_once("\r\n\r\n")?;
+        let name = head
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("name="))?
+            .trim_matches('"')
+            .to_string();
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let parsed = if STRING_FIELDS.contains(&name.as_str()) {
+            Value::String(value.to_string())
+        } else {
+            serde_json::from_str(value).unwrap_or(Value::String(value.to_string()))
+        };
+        out.insert(name, parsed);
+    }
+    Some(out)
 }
 
 fn form_fields(s: &str) -> Map<String, Value> {

@@ -6,6 +6,7 @@
 //! `helpers` builds the fixtures; each other module owns one area.
 
 mod bad_input;
+mod bot;
 mod cli;
 mod content;
 mod engine;
