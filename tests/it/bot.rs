@@ -221,8 +221,31 @@ fn start_with_and_without_payload_greets_with_buttons() {
     for c in ["start", "topics", "human", "privacy", "forget", "help"] {
         assert!(names.contains(&c), "{c} missing from {names:?}");
     }
-    let store = home.store();
-    assert_eq!(store.get_meta("unused").expect("meta"), None);
+    // the deep-link payload is kept as the chat's source
+    let db = rusqlite::Connection::open(home.db()).expect("open the database");
+    let source: Option<String> = db
+        .query_row("SELECT source FROM chats WHERE chat_id = 102", [], |r| r.get(0))
+        .expect("chat 102 recorded");
+    assert_eq!(source.as_deref(), Some("from-clinic-flyer"));
+    let none: Option<String> = db
+        .query_row("SELECT source FROM chats WHERE chat_id = 101", [], |r| r.get(0))
+        .expect("chat 101 recorded");
+    assert_eq!(none, None);
+}
+
+#[test]
+fn help_and_privacy() {
+    let fake = fake();
+    let home = Home::shipped();
+    let _bot = Bot::start(home.settings(&fake, &[("FAQBOT_STORE__RETENTION_DAYS", "30")]));
+    fake.push_command(151, 151, "/help");
+    fake.push_command(152, 152, "/privacy");
+    let help = &wait_messages(&fake, 151, 1)[0];
+    for c in ["/topics", "/human", "/privacy", "/forget"] {
+        assert!(help.visible.contains(c), "{c} in /help: {}", help.visible);
+    }
+    let privacy = &wait_messages(&fake, 152, 1)[0];
+    assert!(privacy.visible.contains("30 days") && privacy.visible.contains("/forget"), "{}", privacy.visible);
 }
 
 #[test]
@@ -453,6 +476,7 @@ fn a_429_is_waited_out_and_the_message_still_arrives() {
     );
     let too_early = fake.rejected().iter().filter(|c| c.status == 429).count();
     assert_eq!(too_early, 1, "no retries inside the retry_after window");
+    assert!(fake.max_rate_in_chat(801, Duration::from_millis(999)) <= 1, "more than one message a second to one chat");
 }
 
 #[test]
