@@ -224,11 +224,15 @@ fn start_with_and_without_payload_greets_with_buttons() {
     // the deep-link payload is kept as the chat's source
     let db = rusqlite::Connection::open(home.db()).expect("open the database");
     let source: Option<String> = db
-        .query_row("SELECT source FROM chats WHERE chat_id = 102", [], |r| r.get(0))
+        .query_row("SELECT source FROM chats WHERE chat_id = 102", [], |r| {
+            r.get(0)
+        })
         .expect("chat 102 recorded");
     assert_eq!(source.as_deref(), Some("from-clinic-flyer"));
     let none: Option<String> = db
-        .query_row("SELECT source FROM chats WHERE chat_id = 101", [], |r| r.get(0))
+        .query_row("SELECT source FROM chats WHERE chat_id = 101", [], |r| {
+            r.get(0)
+        })
         .expect("chat 101 recorded");
     assert_eq!(none, None);
 }
@@ -245,7 +249,11 @@ fn help_and_privacy() {
         assert!(help.visible.contains(c), "{c} in /help: {}", help.visible);
     }
     let privacy = &wait_messages(&fake, 152, 1)[0];
-    assert!(privacy.visible.contains("30 days") && privacy.visible.contains("/forget"), "{}", privacy.visible);
+    assert!(
+        privacy.visible.contains("30 days") && privacy.visible.contains("/forget"),
+        "{}",
+        privacy.visible
+    );
 }
 
 #[test]
@@ -476,7 +484,10 @@ fn a_429_is_waited_out_and_the_message_still_arrives() {
     );
     let too_early = fake.rejected().iter().filter(|c| c.status == 429).count();
     assert_eq!(too_early, 1, "no retries inside the retry_after window");
-    assert!(fake.max_rate_in_chat(801, Duration::from_millis(999)) <= 1, "more than one message a second to one chat");
+    assert!(
+        fake.max_rate_in_chat(801, Duration::from_millis(999)) <= 1,
+        "more than one message a second to one chat"
+    );
 }
 
 #[test]
