@@ -36,5 +36,6 @@ fn run(args: Cli) -> anyhow::Result<()> {
             explain,
             question,
         } => cli::ask(&settings, json, explain, &question),
+        Command::Escalations { command } => cli::escalations(&settings, command),
     }
 }

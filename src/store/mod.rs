@@ -1,5 +1,6 @@
 //! The bot's durable state: the inbox of Telegram updates, the outbox of actions to perform,
-//! per-chat state, feedback, and a few meta values.
+//! per-chat state, feedback, escalations to coordinators with the chats' transcripts, and a few
+//! meta values.
 //!
 //! Why it exists: teloxide confirms an update before its handler finishes, so a crash would lose
 //! it (see RELIABILITY.md). The bot therefore writes each update to the inbox before confirming
@@ -17,6 +18,7 @@
 //! control time.
 
 mod error;
+mod escalations;
 mod schema;
 mod sqlite;
 
@@ -71,6 +73,179 @@ pub struct OutboxItem {
 pub struct ChatState {
     /// Consecutive messages that found no passage (to offer a coordinator sooner).
     pub no_match_streak: u32,
+}
+
+/// Why a chat was escalated to the coordinators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The caregiver asked for a person.
+    Asked,
+    /// The bot found no passage for the question.
+    NoMatch,
+    /// The caregiver marked an answer as not helpful and asked for a person.
+    NotHelpful,
+    /// The message had an emergency red flag.
+    Emergency,
+}
+
+impl Reason {
+    /// Every reason, for listings and tests.
+    pub const ALL: [Reason; 4] = [
+        Reason::Asked,
+        Reason::NoMatch,
+        Reason::NotHelpful,
+        Reason::Emergency,
+    ];
+
+    /// The stable name used in the database, exports and callback data.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Asked => "asked",
+            Reason::NoMatch => "no_match",
+            Reason::NotHelpful => "not_helpful",
+            Reason::Emergency => "emergency",
+        }
+    }
+
+    /// The reason named by [`Reason::as_str`]; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A chat to escalate, as the bot knows it when the caregiver asks (or the bot decides).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEscalation {
+    /// The caregiver's chat.
+    pub chat_id: i64,
+    /// The caregiver's Telegram user id.
+    pub user_id: i64,
+    /// The caregiver's display name, for the coordinators.
+    pub name: String,
+    /// The caregiver's `@username`, without the `@`, when they have one.
+    pub username: Option<String>,
+    /// The language the caregiver writes in (e.g. `en`).
+    pub language: String,
+    /// Why the chat is escalated.
+    pub reason: Reason,
+    /// Whether coordinators should see it first. An emergency is always urgent.
+    pub urgent: bool,
+}
+
+/// An escalation as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Escalation {
+    /// Shown to coordinators (`/reopen 12`); never reused.
+    pub id: i64,
+    /// The caregiver's chat.
+    pub chat_id: i64,
+    /// The caregiver's Telegram user id.
+    pub user_id: i64,
+    /// The caregiver's display name when escalated.
+    pub name: String,
+    /// The caregiver's `@username`, without the `@`.
+    pub username: Option<String>,
+    /// The caregiver's language.
+    pub language: String,
+    /// Why it was escalated (raised to [`Reason::Emergency`] if an emergency came later).
+    pub reason: Reason,
+    /// Whether coordinators should see it first.
+    pub urgent: bool,
+    /// Open until a coordinator closes it (derived from `closed_at` being unset).
+    pub open: bool,
+    /// When it was opened, unix milliseconds.
+    pub created_at: i64,
+    /// The coordinator who took it, if one did.
+    pub claimed_by: Option<String>,
+    /// When a coordinator's message was first relayed to the caregiver.
+    pub first_reply_at: Option<i64>,
+    /// When it was closed (unset while open, also after a reopen).
+    pub closed_at: Option<i64>,
+    /// Who closed it.
+    pub closed_by: Option<String>,
+    /// The forum topic in the coordinators' group, when the group has topics.
+    pub thread_id: Option<i32>,
+    /// The card message coordinators reply to, when the group has no topics.
+    pub card_message_id: Option<i32>,
+    /// Creating a topic failed (the group has no topics): use a card.
+    pub topic_failed: bool,
+    /// The caregiver blocked the bot while this escalation was open.
+    pub caregiver_blocked: bool,
+}
+
+/// Who said something in a transcript.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The caregiver (or patient) writing to the bot.
+    Caregiver,
+    /// The bot's reply.
+    Bot,
+    /// A coordinator's message relayed to the caregiver.
+    Coordinator,
+    /// An event worth keeping in the record (escalated, closed, blocked), not a message.
+    Note,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 4] = [Role::Caregiver, Role::Bot, Role::Coordinator, Role::Note];
+
+    /// The stable name used in the database and exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Caregiver => "caregiver",
+            Role::Bot => "bot",
+            Role::Coordinator => "coordinator",
+            Role::Note => "note",
+        }
+    }
+
+    /// The role named by [`Role::as_str`]; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// One line of a chat's transcript.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TranscriptEntry {
+    /// When it was said, unix milliseconds.
+    pub at: i64,
+    /// Who said it.
+    pub role: Role,
+    /// What was said (plain text).
+    pub text: String,
+    /// The passage the bot answered with, for bot replies.
+    pub passage_id: Option<String>,
+}
+
+/// Which way a message was relayed between a caregiver's chat and the coordinators' group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayDirection {
+    /// The caregiver wrote; the group message is the bot's copy.
+    ToCoordinators,
+    /// A coordinator wrote in the group; the caregiver's message is the bot's copy.
+    ToCaregiver,
+}
+
+impl RelayDirection {
+    /// The stable name used in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayDirection::ToCoordinators => "to_coordinators",
+            RelayDirection::ToCaregiver => "to_caregiver",
+        }
+    }
+
+    /// The direction named by [`RelayDirection::as_str`]; `None` for anything else.
+    pub fn parse(s: &str) -> Option<RelayDirection> {
+        [RelayDirection::ToCoordinators, RelayDirection::ToCaregiver]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
 }
 
 /// The bot's persistent state. Methods are synchronous and short (one transaction each); callers
@@ -152,9 +327,12 @@ pub trait Store: Send + Sync {
     /// Sets the chat's count of consecutive unmatched messages.
     fn set_no_match_streak(&self, chat_id: i64, n: u32) -> StoreResult<()>;
 
-    /// A group became a supergroup: moves the chat's row, inbox rows, feedback and queued
-    /// actions (including the chat id inside them) to the new id, in one transaction. Where the
-    /// new id already has a row, the new id's values win (it is the chat's current identity).
+    /// A group became a supergroup: moves the chat's row, inbox rows, feedback, transcript,
+    /// escalations and queued actions (including the chat id inside them) to the new id, in one
+    /// transaction. Where the new id already has a row, the new id's values win (it is the
+    /// chat's current identity); in particular, if the new id already has an open escalation,
+    /// the old id's open one stays where it is (still reachable by id, topic and card) rather
+    /// than make two open escalations for one chat.
     fn migrate_chat(&self, old_chat_id: i64, new_chat_id: i64) -> StoreResult<()>;
 
     // ---- Feedback ----
@@ -172,6 +350,98 @@ pub trait Store: Send + Sync {
     /// `(helpful, not_helpful)` votes for a passage.
     fn feedback_counts(&self, passage_id: &str) -> StoreResult<(u64, u64)>;
 
+    // ---- Escalations ----
+
+    /// Escalates a chat. If the chat already has an open escalation, returns it with `false`,
+    /// raised to urgent when the new request is urgent (and to [`Reason::Emergency`] when that
+    /// is its reason); otherwise creates one and returns it with `true`. An emergency is always
+    /// stored as urgent. A chat never has more than one open escalation.
+    fn open_escalation(&self, e: &NewEscalation, now: i64) -> StoreResult<(Escalation, bool)>;
+
+    /// The escalation with this id.
+    fn escalation(&self, id: i64) -> StoreResult<Option<Escalation>>;
+
+    /// The chat's open escalation, if any.
+    fn open_escalation_for_chat(&self, chat_id: i64) -> StoreResult<Option<Escalation>>;
+
+    /// The most recent escalation with this forum topic in the coordinators' group.
+    fn escalation_by_thread(&self, thread_id: i32) -> StoreResult<Option<Escalation>>;
+
+    /// The most recent escalation with this card message in the coordinators' group.
+    fn escalation_by_card(&self, card_message_id: i32) -> StoreResult<Option<Escalation>>;
+
+    /// Records the escalation's forum topic, or (`topic_failed`) that the group has none. An
+    /// unknown id is ignored.
+    fn set_escalation_topic(
+        &self,
+        id: i64,
+        thread_id: Option<i32>,
+        topic_failed: bool,
+    ) -> StoreResult<()>;
+
+    /// Records the escalation's card message. An unknown id is ignored.
+    fn set_escalation_card(&self, id: i64, message_id: i32) -> StoreResult<()>;
+
+    /// A coordinator takes the escalation (replacing an earlier claim). False when it is
+    /// closed or unknown.
+    fn claim_escalation(&self, id: i64, by: &str, now: i64) -> StoreResult<bool>;
+
+    /// A coordinator's message was relayed to the caregiver: sets the first reply time, only
+    /// the first time. An unknown id is ignored.
+    fn record_coordinator_reply(&self, id: i64, now: i64) -> StoreResult<()>;
+
+    /// Closes the escalation. True if it was open (false when already closed or unknown).
+    fn close_escalation(&self, id: i64, by: &str, now: i64) -> StoreResult<bool>;
+
+    /// Reopens a closed escalation, clearing who closed it and when. False when it is already
+    /// open, unknown, or its chat has another open escalation.
+    fn reopen_escalation(&self, id: i64, now: i64) -> StoreResult<bool>;
+
+    /// The caregiver blocked the bot: marks the chat's open escalation and returns it (`None`
+    /// when the chat has none).
+    fn mark_caregiver_blocked(&self, chat_id: i64) -> StoreResult<Option<Escalation>>;
+
+    /// Escalations, newest first: all, only open (`Some(true)`) or only closed (`Some(false)`).
+    fn list_escalations(&self, open: Option<bool>) -> StoreResult<Vec<Escalation>>;
+
+    // ---- Transcripts ----
+
+    /// Appends a line to the chat's transcript.
+    fn add_transcript(&self, chat_id: i64, entry: &TranscriptEntry) -> StoreResult<()>;
+
+    /// The chat's most recent `limit` transcript lines, oldest first (by time, then by the
+    /// order they were added).
+    fn transcript(&self, chat_id: i64, limit: usize) -> StoreResult<Vec<TranscriptEntry>>;
+
+    // ---- Relayed messages ----
+
+    /// Remembers that `group_message_id` in the coordinators' group and
+    /// `caregiver_message_id` in the escalation's chat are the same message relayed in
+    /// `direction`. Mapping a message again (a correction) adds a mapping; lookups return the
+    /// latest. An unknown escalation (forgotten meanwhile) is ignored.
+    fn map_relay(
+        &self,
+        escalation_id: i64,
+        group_message_id: i32,
+        caregiver_message_id: i32,
+        direction: RelayDirection,
+    ) -> StoreResult<()>;
+
+    /// The relay of a message in the coordinators' group: `(escalation id, caregiver's message
+    /// id, direction)`.
+    fn relay_by_group_message(
+        &self,
+        group_message_id: i32,
+    ) -> StoreResult<Option<(i64, i32, RelayDirection)>>;
+
+    /// The relay of a message in a caregiver's chat: `(escalation id, group message id,
+    /// direction)`.
+    fn relay_by_caregiver_message(
+        &self,
+        chat_id: i64,
+        caregiver_message_id: i32,
+    ) -> StoreResult<Option<(i64, i32, RelayDirection)>>;
+
     // ---- Meta ----
 
     /// A stored value (e.g. the content version the index was built from).
@@ -183,14 +453,17 @@ pub trait Store: Send + Sync {
     // ---- Privacy and upkeep ----
 
     /// Deletes everything about a chat (inbox rows with their bodies, queued actions for it,
-    /// its row, its feedback) and makes sure the text is gone from the files on disk, not just
+    /// its row, its feedback, its transcript, its escalations, open or closed, with their
+    /// relayed-message map) and makes sure the text is gone from the files on disk, not just
     /// unreachable. Actions queued for *other* chats (e.g. an escalation card in the
-    /// coordinators' group) are not touched.
+    /// coordinators' group) are not touched. Close and announce an open escalation first: after
+    /// this, nothing links its topic or card to the chat.
     fn forget_chat(&self, chat_id: i64) -> StoreResult<()>;
 
-    /// Retention: deletes handled inbox rows, feedback and chat rows older than `cutoff`
-    /// (unix milliseconds). Pending updates, queued actions and the update offset are kept.
-    /// Returns how many rows were deleted.
+    /// Retention: deletes handled inbox rows, feedback, chat rows and transcript lines older
+    /// than `cutoff` (unix milliseconds), and escalations closed before it with their relayed-
+    /// message map. Pending updates, queued actions, open escalations and the update offset are
+    /// kept. Returns how many rows were deleted.
     fn purge_older_than(&self, cutoff: i64) -> StoreResult<u64>;
 
     /// Whether the database passes its own integrity check.

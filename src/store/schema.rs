@@ -66,4 +66,68 @@ pub(super) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // 2: escalations to the coordinators' group, the chats' transcripts and the map of relayed
+    // messages.
+    r#"
+    -- An escalation is open while closed_at is NULL; `open` is derived from it, never stored,
+    -- so the two cannot disagree. AUTOINCREMENT because coordinators and reports refer to the
+    -- ids (/reopen 12): an id must not come back for another chat after a purge or /forget.
+    -- claimed_at and reopened_at are kept for reporting; the interface does not expose them yet.
+    CREATE TABLE escalations (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id           INTEGER NOT NULL,
+        user_id           INTEGER NOT NULL,
+        name              TEXT NOT NULL,
+        username          TEXT,
+        language          TEXT NOT NULL,
+        reason            TEXT NOT NULL
+                          CHECK (reason IN ('asked', 'no_match', 'not_helpful', 'emergency')),
+        urgent            INTEGER NOT NULL DEFAULT 0,
+        created_at        INTEGER NOT NULL,
+        claimed_by        TEXT,
+        claimed_at        INTEGER,
+        first_reply_at    INTEGER,
+        closed_at         INTEGER,
+        closed_by         TEXT,
+        reopened_at       INTEGER,
+        thread_id         INTEGER,
+        card_message_id   INTEGER,
+        topic_failed      INTEGER NOT NULL DEFAULT 0,
+        caregiver_blocked INTEGER NOT NULL DEFAULT 0
+    );
+    -- At most one open escalation per chat, whatever the callers do.
+    CREATE UNIQUE INDEX escalations_one_open ON escalations (chat_id) WHERE closed_at IS NULL;
+    CREATE INDEX escalations_chat ON escalations (chat_id);
+    CREATE INDEX escalations_thread ON escalations (thread_id) WHERE thread_id IS NOT NULL;
+    CREATE INDEX escalations_card ON escalations (card_message_id)
+        WHERE card_message_id IS NOT NULL;
+    CREATE INDEX escalations_closed_at ON escalations (closed_at) WHERE closed_at IS NOT NULL;
+
+    -- What was said in a chat (by the caregiver, the bot and coordinators), for the card and
+    -- for review. Kept per chat, not per escalation: the card shows what led to the escalation.
+    CREATE TABLE transcript (
+        id         INTEGER PRIMARY KEY,
+        chat_id    INTEGER NOT NULL,
+        at         INTEGER NOT NULL,
+        role       TEXT NOT NULL CHECK (role IN ('caregiver', 'bot', 'coordinator', 'note')),
+        text       TEXT NOT NULL,
+        passage_id TEXT
+    );
+    CREATE INDEX transcript_chat ON transcript (chat_id, at, id);
+    CREATE INDEX transcript_at ON transcript (at);
+
+    -- Which message in the coordinators' group is the copy (or the original) of which message in
+    -- the caregiver's chat, so an edit can be sent as a correction and a reply finds its target.
+    -- Not unique: a correction maps the same message again, and the latest mapping wins.
+    CREATE TABLE relays (
+        id                   INTEGER PRIMARY KEY,
+        escalation_id        INTEGER NOT NULL REFERENCES escalations (id) ON DELETE CASCADE,
+        group_message_id     INTEGER NOT NULL,
+        caregiver_message_id INTEGER NOT NULL,
+        direction            TEXT NOT NULL
+                             CHECK (direction IN ('to_coordinators', 'to_caregiver'))
+    );
+    CREATE INDEX relays_group ON relays (group_message_id);
+    CREATE INDEX relays_caregiver ON relays (escalation_id, caregiver_message_id);
+    "#,
 ];

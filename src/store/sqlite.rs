@@ -10,8 +10,12 @@ use rusqlite::{
     params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
 };
 
+use super::escalations;
 use super::schema::MIGRATIONS;
-use super::{ChatState, InboxItem, NewUpdate, OutboxItem, Store, StoreError, StoreResult};
+use super::{
+    ChatState, Escalation, InboxItem, NewEscalation, NewUpdate, OutboxItem, RelayDirection, Store,
+    StoreError, StoreResult, TranscriptEntry,
+};
 use crate::telegram::action::Action;
 
 /// How long a statement waits for another connection's lock (e.g. a `faqbot` command or a
@@ -64,7 +68,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` with the connection locked; the lock is released before errors are mapped.
-    fn run<T>(
+    pub(super) fn run<T>(
         &self,
         op: &'static str,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
@@ -193,7 +197,7 @@ fn checkpoint_truncate(conn: &Connection) -> rusqlite::Result<bool> {
     Ok(busy == 0)
 }
 
-fn sql_limit(limit: usize) -> i64 {
+pub(super) fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
@@ -526,6 +530,7 @@ impl Store for SqliteStore {
                  WHERE chat_id = ?1",
                 ids,
             )?;
+            escalations::migrate_chat(&tx, old_chat_id, new_chat_id)?;
             tx.commit()
         })
     }
@@ -560,6 +565,103 @@ impl Store for SqliteStore {
         })
     }
 
+    // The escalation methods' SQL lives in escalations.rs.
+
+    fn open_escalation(&self, e: &NewEscalation, now: i64) -> StoreResult<(Escalation, bool)> {
+        self.sql_open_escalation(e, now)
+    }
+
+    fn escalation(&self, id: i64) -> StoreResult<Option<Escalation>> {
+        self.sql_escalation(id)
+    }
+
+    fn open_escalation_for_chat(&self, chat_id: i64) -> StoreResult<Option<Escalation>> {
+        self.sql_open_escalation_for_chat(chat_id)
+    }
+
+    fn escalation_by_thread(&self, thread_id: i32) -> StoreResult<Option<Escalation>> {
+        self.sql_escalation_by_thread(thread_id)
+    }
+
+    fn escalation_by_card(&self, card_message_id: i32) -> StoreResult<Option<Escalation>> {
+        self.sql_escalation_by_card(card_message_id)
+    }
+
+    fn set_escalation_topic(
+        &self,
+        id: i64,
+        thread_id: Option<i32>,
+        topic_failed: bool,
+    ) -> StoreResult<()> {
+        self.sql_set_escalation_topic(id, thread_id, topic_failed)
+    }
+
+    fn set_escalation_card(&self, id: i64, message_id: i32) -> StoreResult<()> {
+        self.sql_set_escalation_card(id, message_id)
+    }
+
+    fn claim_escalation(&self, id: i64, by: &str, now: i64) -> StoreResult<bool> {
+        self.sql_claim_escalation(id, by, now)
+    }
+
+    fn record_coordinator_reply(&self, id: i64, now: i64) -> StoreResult<()> {
+        self.sql_record_coordinator_reply(id, now)
+    }
+
+    fn close_escalation(&self, id: i64, by: &str, now: i64) -> StoreResult<bool> {
+        self.sql_close_escalation(id, by, now)
+    }
+
+    fn reopen_escalation(&self, id: i64, now: i64) -> StoreResult<bool> {
+        self.sql_reopen_escalation(id, now)
+    }
+
+    fn mark_caregiver_blocked(&self, chat_id: i64) -> StoreResult<Option<Escalation>> {
+        self.sql_mark_caregiver_blocked(chat_id)
+    }
+
+    fn list_escalations(&self, open: Option<bool>) -> StoreResult<Vec<Escalation>> {
+        self.sql_list_escalations(open)
+    }
+
+    fn add_transcript(&self, chat_id: i64, entry: &TranscriptEntry) -> StoreResult<()> {
+        self.sql_add_transcript(chat_id, entry)
+    }
+
+    fn transcript(&self, chat_id: i64, limit: usize) -> StoreResult<Vec<TranscriptEntry>> {
+        self.sql_transcript(chat_id, limit)
+    }
+
+    fn map_relay(
+        &self,
+        escalation_id: i64,
+        group_message_id: i32,
+        caregiver_message_id: i32,
+        direction: RelayDirection,
+    ) -> StoreResult<()> {
+        self.sql_map_relay(
+            escalation_id,
+            group_message_id,
+            caregiver_message_id,
+            direction,
+        )
+    }
+
+    fn relay_by_group_message(
+        &self,
+        group_message_id: i32,
+    ) -> StoreResult<Option<(i64, i32, RelayDirection)>> {
+        self.sql_relay_by_group_message(group_message_id)
+    }
+
+    fn relay_by_caregiver_message(
+        &self,
+        chat_id: i64,
+        caregiver_message_id: i32,
+    ) -> StoreResult<Option<(i64, i32, RelayDirection)>> {
+        self.sql_relay_by_caregiver_message(chat_id, caregiver_message_id)
+    }
+
     fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
         self.run("read a meta value", |conn| {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -585,6 +687,7 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM outbox WHERE chat_id = ?1", [chat_id])?;
             tx.execute("DELETE FROM chats WHERE chat_id = ?1", [chat_id])?;
             tx.execute("DELETE FROM feedback WHERE chat_id = ?1", [chat_id])?;
+            escalations::forget_chat(&tx, chat_id)?;
             tx.commit()?;
             // secure_delete zeroed the rows in the new page images, but the old images are
             // still in the -wal file (and, if checkpointed before, in the .db file) until a
@@ -609,6 +712,7 @@ impl Store for SqliteStore {
             )?;
             deleted += tx.execute("DELETE FROM feedback WHERE created_at < ?1", [cutoff])?;
             deleted += tx.execute("DELETE FROM chats WHERE last_seen < ?1", [cutoff])?;
+            deleted += escalations::purge_older_than(&tx, cutoff)?;
             tx.commit()?;
             let complete = deleted == 0 || checkpoint_truncate(conn)?;
             Ok((deleted as u64, complete))
