@@ -51,7 +51,11 @@ pub enum TelegramMode {
 #[serde(deny_unknown_fields)]
 pub struct CoordinatorSettings {
     pub chat_id: i64,
+    #[serde(deserialize_with = "one_or_many")]
     pub allowed_user_ids: Vec<u64>,
+    pub office_hours: String,
+    pub show_names: bool,
+    pub transcript_lines: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -138,10 +142,75 @@ pub struct ReplyTexts {
     pub button_cancel: String,
     pub button_previous: String,
     pub button_next: String,
+    pub button_yes_coordinator: String,
+    pub button_claim: String,
+    pub button_close: String,
+    pub escalation_confirm: String,
+    pub escalation_created: String,
+    pub escalation_exists: String,
+    pub escalation_cancelled: String,
+    pub escalation_not_confirmed: String,
+    pub escalation_closed: String,
+    pub escalation_none: String,
+    pub no_match_offer: String,
+    pub coordinator_label: String,
+    pub coordinator_label_anonymous: String,
+    pub correction: String,
+    pub group_new: String,
+    pub group_urgent: String,
+    pub group_help: String,
+    pub group_claimed: String,
+    pub group_closed: String,
+    pub group_reopened: String,
+    pub group_withdrawn: String,
+    pub group_erased: String,
+    pub group_blocked: String,
+    pub group_edited: String,
+    pub group_not_found: String,
+    pub group_none_open: String,
+    pub group_open_list: String,
+    pub group_is_closed: String,
+    pub group_emergency: String,
     #[serde(default)]
     pub emergency_translations: BTreeMap<String, String>,
     #[serde(default)]
     pub language_translations: BTreeMap<String, String>,
+}
+
+/// A list from the file (`[1, 2]`), or from the environment as `1,2` or a single `1` (which the
+/// environment source reads as a number, not a list).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Item {
+        Number(u64),
+        Text(String),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<Item>),
+        One(Item),
+    }
+    let items = match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(i) => vec![i],
+    };
+    let mut ids = Vec::new();
+    for item in items {
+        match item {
+            Item::Number(n) => ids.push(n),
+            Item::Text(t) => {
+                for part in t.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let id = part.parse::<u64>().map_err(|_| {
+                        serde::de::Error::custom(format!("{part:?} is not a Telegram user id"))
+                    })?;
+                    ids.push(id);
+                }
+            }
+        }
+    }
+    Ok(ids)
 }
 
 /// A value that must never reach a log: prints as `***`.
@@ -382,6 +451,12 @@ mod tests {
         assert_eq!(s.telegram.token.expose(), "123:abc");
         assert_eq!(s.store.retention_days, 7);
         assert_eq!(s.coordinators.allowed_user_ids, vec![1, 2]);
+        let one = Settings::load_from(
+            None,
+            env(&[("FAQBOT_COORDINATORS__ALLOWED_USER_IDS", "42")]),
+        )
+        .expect("valid");
+        assert_eq!(one.coordinators.allowed_user_ids, vec![42]);
         assert_eq!(s.coordinators.chat_id, -100123);
         assert_eq!(s.telegram.mode, TelegramMode::Polling);
         assert!(s.reply.disclaimer.contains("not medical advice"));

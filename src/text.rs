@@ -120,6 +120,40 @@ impl Fnv64 {
     }
 }
 
+/// Unix milliseconds as `YYYY-MM-DD HH:MM UTC` (for cards and reports; no time zone data).
+pub fn format_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// A duration in milliseconds as "3 d 4 h", "2 h 5 min" or "7 min".
+pub fn format_age(ms: i64) -> String {
+    let mins = ms.max(0) / 60_000;
+    let (d, h, m) = (mins / 1440, mins % 1440 / 60, mins % 60);
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else if h > 0 {
+        format!("{h} h {m} min")
+    } else {
+        format!("{m} min")
+    }
+}
+
 /// The number of UTF-16 code units in `s`: how Telegram counts message length.
 pub fn utf16_len(s: &str) -> usize {
     s.chars().map(char::len_utf16).sum()
@@ -170,6 +204,16 @@ mod tests {
             g.finish()
         });
         assert_ne!(h.finish(), Fnv64::default().finish());
+    }
+
+    #[test]
+    fn utc_and_ages() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_utc(1_795_711_800_000), "2026-11-26 16:50 UTC");
+        assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(format_age(7 * 60_000), "7 min");
+        assert_eq!(format_age((2 * 60 + 5) * 60_000), "2 h 5 min");
+        assert_eq!(format_age((3 * 1440 + 4 * 60) * 60_000), "3 d 4 h");
     }
 
     #[test]

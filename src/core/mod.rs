@@ -192,6 +192,31 @@ impl Engine {
         }
     }
 
+    /// The emergency reply, when the message describes an emergency: the check that runs on
+    /// every message, also while a coordinator has the conversation.
+    pub fn emergency(&self, raw: &str) -> Option<Reply> {
+        let lower = text::clean(raw).to_lowercase();
+        self.intents
+            .emergency(&lower)
+            .map(|lang| self.emergency_reply(lang))
+    }
+
+    fn emergency_reply(&self, lang: &str) -> Reply {
+        let texts = &self.settings.reply;
+        let notice = texts
+            .emergency_translations
+            .get(lang)
+            .unwrap_or(&texts.emergency);
+        let message = if lang == "en" {
+            notice.clone()
+        } else {
+            format!("{notice}\n\n{}", texts.emergency)
+        };
+        let mut reply = self.reply(Outcome::Emergency, lang, message);
+        reply.escalate = true;
+        reply
+    }
+
     /// The reply to one message. Never fails: a search error becomes an honest no-match.
     pub fn answer(&self, raw: &str) -> Reply {
         let texts = &self.settings.reply;
@@ -199,17 +224,7 @@ impl Engine {
         let lower = cleaned.to_lowercase();
 
         if let Some(lang) = self.intents.emergency(&lower) {
-            let notice = texts
-                .emergency_translations
-                .get(lang)
-                .unwrap_or(&texts.emergency);
-            let mut message = notice.clone();
-            if lang != "en" {
-                message = format!("{notice}\n\n{}", texts.emergency);
-            }
-            let mut reply = self.reply(Outcome::Emergency, lang, message);
-            reply.escalate = true;
-            return reply;
+            return self.emergency_reply(lang);
         }
         if !cleaned.chars().any(char::is_alphanumeric) {
             return self.reply(Outcome::NoMatch, "en", texts.empty.clone());

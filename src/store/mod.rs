@@ -308,6 +308,10 @@ pub trait Store: Send + Sync {
     /// How many actions are queued.
     fn outbox_len(&self) -> StoreResult<u64>;
 
+    /// Appends actions to the outbox outside the handling of an update (a notice the sender
+    /// itself decides on, such as "the caregiver blocked the bot"), in one transaction.
+    fn enqueue_actions(&self, actions: &[Action], now: i64) -> StoreResult<()>;
+
     // ---- Chats ----
 
     /// Records a `/start`. The first one keeps its deep-link `source`; later ones only update

@@ -321,6 +321,25 @@ impl Store for SqliteStore {
         })
     }
 
+    fn enqueue_actions(&self, actions: &[Action], now: i64) -> StoreResult<()> {
+        let encoded = actions
+            .iter()
+            .map(|a| Ok((a.chat_id(), self.encode(a)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.run("queue actions", |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO outbox (chat_id, action, not_before) VALUES (?1, ?2, ?3)",
+                )?;
+                for (chat_id, json) in &encoded {
+                    insert.execute(params![chat_id, json, now])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
     fn is_update_done(&self, update_id: i32) -> StoreResult<bool> {
         self.run("read an update", |conn| {
             conn.query_row(
@@ -754,13 +773,7 @@ mod tests {
     }
 
     fn send(chat_id: i64, html: &str) -> Action {
-        Action::Send(OutMessage {
-            chat_id,
-            thread_id: None,
-            html: html.to_string(),
-            keyboard: Vec::new(),
-            reply_to: None,
-        })
+        Action::Send(OutMessage::new(chat_id, html.to_string()))
     }
 
     fn update(update_id: i32, chat_id: i64, body: &str) -> NewUpdate {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use teloxide::payloads::{
-    AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters, SetWebhookSetters,
+    AnswerCallbackQuerySetters, CopyMessageSetters, EditMessageTextSetters, SendMessageSetters,
+    SetWebhookSetters,
 };
 use teloxide::prelude::Requester;
 use teloxide::types::{
@@ -40,6 +41,12 @@ pub enum ApiError {
     /// The HTML was refused; resend as plain text.
     #[error("can't parse entities")]
     CantParseEntities,
+    /// The forum topic the message was for no longer exists.
+    #[error("message thread not found")]
+    ThreadNotFound,
+    /// The group has no forum topics (or the bot may not create them).
+    #[error("the chat is not a forum")]
+    NotForum,
     /// Another instance is polling with the same token (409).
     #[error("conflict: another instance is polling")]
     Conflict,
@@ -227,8 +234,8 @@ impl Api {
         })
     }
 
-    /// Performs one action.
-    pub async fn perform(&self, action: &Action) -> Result<(), ApiError> {
+    /// Performs one action; returns the id of a message it created, or of a topic.
+    pub async fn perform(&self, action: &Action) -> Result<Performed, ApiError> {
         let no_preview = LinkPreviewOptions {
             is_disabled: true,
             url: None,
@@ -236,6 +243,7 @@ impl Api {
             prefer_large_media: false,
             show_above_text: false,
         };
+        let done = Performed::default();
         let result = match action {
             Action::Send(m) => {
                 let mut req = self
@@ -254,7 +262,44 @@ impl Api {
                         ReplyParameters::new(MessageId(reply_to)).allow_sending_without_reply(),
                     );
                 }
-                req.await.map(|_| ())
+                req.await.map(|sent| Performed {
+                    message_id: Some(sent.id.0),
+                    ..done
+                })
+            }
+            Action::Copy(c) => {
+                let mut req = self.bot.copy_message(
+                    ChatId(c.to_chat),
+                    ChatId(c.from_chat),
+                    MessageId(c.message_id),
+                );
+                if let Some(caption) = &c.caption {
+                    req = req.caption(caption.clone()).parse_mode(ParseMode::Html);
+                }
+                if let Some(thread) = c.thread_id {
+                    req = req.message_thread_id(ThreadId(MessageId(thread)));
+                }
+                if let Some(reply_to) = c.reply_to {
+                    req = req.reply_parameters(
+                        ReplyParameters::new(MessageId(reply_to)).allow_sending_without_reply(),
+                    );
+                }
+                req.await.map(|id| Performed {
+                    message_id: Some(id.0),
+                    ..done
+                })
+            }
+            Action::OpenTopic { chat_id, name, .. } => self
+                .bot
+                .create_forum_topic(ChatId(*chat_id), name.clone())
+                .await
+                .map(|topic| Performed {
+                    thread_id: Some(topic.thread_id.0 .0),
+                    ..done
+                }),
+            Action::TopicState { .. } => {
+                // the topic's id is resolved by the sender; see `set_topic_state`
+                Ok(done)
             }
             Action::Edit {
                 chat_id,
@@ -272,8 +317,8 @@ impl Api {
                 }
                 match req.await {
                     // pressing the same page twice changes nothing: not an error
-                    Err(RequestError::Api(TgApiError::MessageNotModified)) => Ok(()),
-                    other => other.map(|_| ()),
+                    Err(RequestError::Api(TgApiError::MessageNotModified)) => Ok(done),
+                    other => other.map(|_| done),
                 }
             }
             Action::AnswerCallback { callback_id, text } => {
@@ -283,16 +328,48 @@ impl Api {
                 if let Some(text) = text {
                     req = req.text(text.clone());
                 }
-                req.await.map(|_| ())
+                req.await.map(|_| done)
             }
         };
         match result {
-            Ok(()) => Ok(()),
+            Ok(performed) => Ok(performed),
             // a callback query older than Telegram keeps is gone: nothing more to do
-            Err(RequestError::Api(TgApiError::InvalidQueryId)) => Ok(()),
+            Err(RequestError::Api(TgApiError::InvalidQueryId)) => Ok(done),
             Err(e) => Err(self.classify(e)),
         }
     }
+
+    /// closeForumTopic / reopenForumTopic; a topic already in that state is not an error.
+    pub async fn set_topic_state(
+        &self,
+        chat_id: i64,
+        thread: i32,
+        open: bool,
+    ) -> Result<(), ApiError> {
+        let result = if open {
+            self.bot
+                .reopen_forum_topic(ChatId(chat_id), ThreadId(MessageId(thread)))
+                .await
+        } else {
+            self.bot
+                .close_forum_topic(ChatId(chat_id), ThreadId(MessageId(thread)))
+                .await
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(RequestError::Api(TgApiError::Unknown(d))) if d.contains("TOPIC_NOT_MODIFIED") => {
+                Ok(())
+            }
+            Err(e) => Err(self.classify(e)),
+        }
+    }
+}
+
+/// What a performed action created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Performed {
+    pub message_id: Option<i32>,
+    pub thread_id: Option<i32>,
 }
 
 fn keyboard(rows: &[Vec<Button>]) -> InlineKeyboardMarkup {
@@ -330,7 +407,17 @@ fn describe_network(e: &reqwest::Error) -> String {
 /// Errors teloxide does not know, by their description.
 fn classify_description(description: &str) -> ApiError {
     let d = description.to_ascii_lowercase();
-    if d.contains("blocked")
+    if d.contains("message thread not found")
+        || d.contains("topic_deleted")
+        || d.contains("topic_id_invalid")
+    {
+        ApiError::ThreadNotFound
+    } else if d.contains("not a forum")
+        || d.contains("enough rights to create")
+        || d.contains("chat_not_forum")
+    {
+        ApiError::NotForum
+    } else if d.contains("blocked")
         || d.contains("kicked")
         || d.contains("deactivated")
         || d.contains("chat not found")

@@ -10,9 +10,11 @@
 //! | `Read(id)` | `r:<passage id>` |
 //! | `Topics(page)` | `t:<page>` (decimal, no leading zeros) |
 //! | `Forget { confirm: true }` / `false` | `g:y` / `g:n` |
-//! | `Human` | `h` |
-//! | `HumanConfirm` | `h:y` |
+//! | `Human(Ask::Asked)` / `NoMatch` / `NotHelpful` | `h` / `h:m` / `h:u` |
+//! | `HumanConfirm(…)` (same reasons) | `h:y` / `h:y:m` / `h:y:u` |
+//! | `HumanCancel` | `h:n` |
 //! | `StartTopics` | `b` |
+//! | `Claim(escalation)` / `Close(escalation)` (coordinators' card) | `c:<id>` / `x:<id>` |
 //!
 //! Passage ids are content ids: 1 to [`MAX_ID_LEN`] characters `[a-z0-9-]`, so the longest data
 //! (`f:y:` and 40 characters) is 44 bytes, well within Telegram's 64.
@@ -33,12 +35,46 @@ pub enum Callback {
     Topics(u32),
     /// `/forget`: `confirm: true` erases the user's data, `false` cancels.
     Forget { confirm: bool },
-    /// Talk to a coordinator (asks for confirmation).
-    Human,
+    /// Talk to a coordinator (asks for confirmation), and why it was offered.
+    Human(Ask),
     /// The confirmed request for a coordinator.
-    HumanConfirm,
+    HumanConfirm(Ask),
+    /// The request for a coordinator was not confirmed.
+    HumanCancel,
     /// "Browse topics" under the welcome message.
     StartTopics,
+    /// A coordinator takes an escalation (button on its card).
+    Claim(i64),
+    /// A coordinator closes an escalation (button on its card).
+    Close(i64),
+}
+
+/// Why a coordinator was offered: the caregiver asked, the bot found nothing twice, or an
+/// answer was not helpful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ask {
+    Asked,
+    NoMatch,
+    NotHelpful,
+}
+
+impl Ask {
+    fn suffix(self) -> &'static str {
+        match self {
+            Ask::Asked => "",
+            Ask::NoMatch => ":m",
+            Ask::NotHelpful => ":u",
+        }
+    }
+
+    fn from_suffix(s: &str) -> Option<Ask> {
+        match s {
+            "" => Some(Ask::Asked),
+            ":m" => Some(Ask::NoMatch),
+            ":u" => Some(Ask::NotHelpful),
+            _ => None,
+        }
+    }
 }
 
 /// Whether `id` can be a passage id: 1 to [`MAX_ID_LEN`] lower-case ASCII letters, digits and
@@ -63,9 +99,12 @@ impl Callback {
             Callback::Read(id) => format!("r:{id}"),
             Callback::Topics(page) => format!("t:{page}"),
             Callback::Forget { confirm } => format!("g:{}", if *confirm { 'y' } else { 'n' }),
-            Callback::Human => "h".to_string(),
-            Callback::HumanConfirm => "h:y".to_string(),
+            Callback::Human(ask) => format!("h{}", ask.suffix()),
+            Callback::HumanConfirm(ask) => format!("h:y{}", ask.suffix()),
+            Callback::HumanCancel => "h:n".to_string(),
             Callback::StartTopics => "b".to_string(),
+            Callback::Claim(id) => format!("c:{id}"),
+            Callback::Close(id) => format!("x:{id}"),
         };
         cut_to(data, MAX_DATA_BYTES)
     }
@@ -79,8 +118,7 @@ impl Callback {
         }
         let passage = |id: &str| is_passage_id(id).then(|| id.to_string());
         match data {
-            "h" => return Some(Callback::Human),
-            "h:y" => return Some(Callback::HumanConfirm),
+            "h:n" => return Some(Callback::HumanCancel),
             "b" => return Some(Callback::StartTopics),
             "g:y" => return Some(Callback::Forget { confirm: true }),
             "g:n" => return Some(Callback::Forget { confirm: false }),
@@ -103,6 +141,19 @@ impl Callback {
         }
         if let Some(page) = data.strip_prefix("t:") {
             return parse_page(page).map(Callback::Topics);
+        }
+        if let Some(rest) = data.strip_prefix("h:y") {
+            return Ask::from_suffix(rest).map(Callback::HumanConfirm);
+        }
+        if let Some(rest) = data.strip_prefix('h') {
+            return Ask::from_suffix(rest).map(Callback::Human);
+        }
+        let escalation = |s: &str| parse_page(s).filter(|&n| n > 0).map(i64::from);
+        if let Some(id) = data.strip_prefix("c:") {
+            return escalation(id).map(Callback::Claim);
+        }
+        if let Some(id) = data.strip_prefix("x:") {
+            return escalation(id).map(Callback::Close);
         }
         None
     }
@@ -158,9 +209,16 @@ mod tests {
             Callback::Topics(u32::MAX),
             Callback::Forget { confirm: true },
             Callback::Forget { confirm: false },
-            Callback::Human,
-            Callback::HumanConfirm,
+            Callback::Human(Ask::Asked),
+            Callback::Human(Ask::NoMatch),
+            Callback::Human(Ask::NotHelpful),
+            Callback::HumanConfirm(Ask::Asked),
+            Callback::HumanConfirm(Ask::NoMatch),
+            Callback::HumanConfirm(Ask::NotHelpful),
+            Callback::HumanCancel,
             Callback::StartTopics,
+            Callback::Claim(1),
+            Callback::Close(4_000_000_000),
         ]
     }
 
@@ -189,7 +247,12 @@ mod tests {
         assert_eq!(Callback::Read("adc".into()).encode(), "r:adc");
         assert_eq!(Callback::Topics(3).encode(), "t:3");
         assert_eq!(Callback::Forget { confirm: true }.encode(), "g:y");
-        assert_eq!(Callback::Human.encode(), "h");
+        assert_eq!(Callback::Human(Ask::Asked).encode(), "h");
+        assert_eq!(Callback::HumanConfirm(Ask::NotHelpful).encode(), "h:y:u");
+        assert_eq!(Callback::Close(12).encode(), "x:12");
+        for forged in ["h:q", "h:y:z", "c:0", "c:-1", "x:012", "c:", "x:1a"] {
+            assert_eq!(Callback::decode(forged), None, "{forged}");
+        }
         let mut seen: Vec<String> = all_kinds().iter().map(Callback::encode).collect();
         let n = seen.len();
         seen.sort();
@@ -205,7 +268,6 @@ mod tests {
             "H",
             "h ",
             " h",
-            "h:n",
             "h:y:",
             "b:1",
             "g:",

@@ -12,7 +12,8 @@ use teloxide::utils::command::BotCommands;
 use tracing::Span;
 
 use super::action::{Action, Button, OutMessage};
-use super::callback::Callback;
+use super::callback::{Ask, Callback};
+use super::escalation::{self, CloseKind, GroupCommand};
 use super::render;
 use crate::core::{Outcome, SharedEngine};
 use crate::settings::Settings;
@@ -47,19 +48,44 @@ pub enum Command {
     Help,
     #[command(description = "read a whole section: /read <id>")]
     Read(String),
+    #[command(description = "withdraw a request for a coordinator")]
+    Cancel,
 }
 
 /// The handler tree.
 pub fn schema() -> dptree::Handler<'static, Out, DpHandlerDescription> {
-    let message = dptree::entry()
-        .filter(addressed_to_us)
-        .branch(
-            dptree::entry()
-                .filter_command::<Command>()
-                .endpoint(on_command),
-        )
-        .branch(dptree::filter_map(|m: Message| m.text().map(str::to_owned)).endpoint(on_text))
-        .endpoint(on_other_message);
+    // the coordinators' group: only its members' commands and replies, never answered by search
+    let coordinators = dptree::filter(|m: Message, ctx: Ctx| {
+        escalation::enabled(&ctx) && m.chat.id.0 == ctx.settings.coordinators.chat_id
+    })
+    .filter(|m: Message, ctx: Ctx| {
+        let ok = escalation::allowed(&ctx, m.from.as_ref());
+        if !ok {
+            tracing::info!(
+                user_id = m.from.as_ref().map(|u| u.id.0),
+                "ignored: not an allowed coordinator"
+            );
+        }
+        ok
+    })
+    .branch(
+        dptree::entry()
+            .filter_command::<GroupCommand>()
+            .endpoint(on_group_command),
+    )
+    .endpoint(on_coordinator_message);
+    let caregivers = dptree::filter(|m: Message, ctx: Ctx| {
+        m.chat.id.0 != ctx.settings.coordinators.chat_id || !escalation::enabled(&ctx)
+    })
+    .filter(addressed_to_us)
+    .branch(
+        dptree::entry()
+            .filter_command::<Command>()
+            .endpoint(on_command),
+    )
+    .branch(dptree::filter_map(|m: Message| m.text().map(str::to_owned)).endpoint(on_text))
+    .endpoint(on_other_message);
+    let message = dptree::entry().branch(coordinators).branch(caregivers);
     dptree::entry()
         .branch(Update::filter_message().chain(message.clone()))
         .branch(Update::filter_edited_message().chain(message))
@@ -100,7 +126,7 @@ fn addressed_to_us(msg: Message, me: Me) -> bool {
     mentioned || replied
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -120,7 +146,8 @@ fn say(msg: &Message, text: &str, keyboard: Vec<Vec<Button>>) -> Action {
     ))
 }
 
-fn coordinator_row(ctx: &Ctx) -> Vec<Button> {
+/// The last keyboard row: the handoff link and the in-bot request for a coordinator.
+pub fn handoff_row(ctx: &Ctx) -> Vec<Button> {
     let h = &ctx.settings.handoff;
     render::handoff_row(&h.label, &h.url, &ctx.settings.reply.button_coordinator)
 }
@@ -143,7 +170,7 @@ async fn on_command(msg: Message, cmd: Command, ctx: Ctx) -> Out {
                     &t.button_topics,
                     Callback::StartTopics.encode(),
                 )],
-                coordinator_row(&ctx),
+                handoff_row(&ctx),
             ];
             let text = format!("{}\n\n{}", t.welcome, t.disclaimer);
             vec![say(&msg, &text, keyboard)]
@@ -151,10 +178,14 @@ async fn on_command(msg: Message, cmd: Command, ctx: Ctx) -> Out {
         Command::Help => {
             let commands = Command::descriptions().to_string();
             let text = format!("{}\n\n{}\n\n{}", t.help, commands, t.disclaimer);
-            vec![say(&msg, &text, vec![coordinator_row(&ctx)])]
+            vec![say(&msg, &text, vec![handoff_row(&ctx)])]
         }
         Command::Topics => vec![topics(&ctx, chat, thread_of(&msg), 0, None)],
-        Command::Human => vec![say(&msg, &t.human, vec![coordinator_row(&ctx)])],
+        Command::Human => escalation::confirm(&ctx, chat, thread_of(&msg), Ask::Asked),
+        Command::Cancel => match ctx.store.open_escalation_for_chat(chat)? {
+            Some(e) => escalation::close(&ctx, &e, "the caregiver", CloseKind::Withdrawn)?,
+            None => vec![say(&msg, &t.escalation_none, Vec::new())],
+        },
         Command::Privacy => {
             let text = t
                 .privacy
@@ -174,7 +205,7 @@ async fn on_command(msg: Message, cmd: Command, ctx: Ctx) -> Out {
             ]];
             vec![say(&msg, &t.forget_confirm, keyboard)]
         }
-        Command::Read(id) => answer(&ctx, &msg, &format!("/read {}", id.trim())),
+        Command::Read(id) => answer(&ctx, &msg, &format!("/read {}", id.trim())).0,
     })
 }
 
@@ -207,17 +238,70 @@ fn topics(ctx: &Ctx, chat: i64, thread: Option<i32>, page: u32, edit: Option<i32
 }
 
 async fn on_text(msg: Message, text: String, me: Me, ctx: Ctx) -> Out {
+    let chat = msg.chat.id.0;
+    if is_private(&msg) {
+        if let Some(e) = ctx.store.open_escalation_for_chat(chat)? {
+            Span::current().record("outcome", "relayed");
+            return escalation::from_caregiver(&ctx, &msg, &e);
+        }
+    }
     // in groups the bot is addressed by name; the name is not part of the question
     let mention = format!("@{}", me.username());
     let question = text.replace(&mention, " ");
-    Ok(answer(&ctx, &msg, &question))
+    let (mut actions, outcome) = answer(&ctx, &msg, &question);
+    if is_private(&msg) {
+        match outcome {
+            Outcome::Emergency => {
+                if let Some(user) = msg.from.as_ref() {
+                    actions.extend(escalation::open(
+                        &ctx,
+                        user,
+                        chat,
+                        crate::store::Reason::Emergency,
+                        "en",
+                    )?);
+                }
+            }
+            Outcome::Handoff => actions.extend(escalation::confirm(&ctx, chat, None, Ask::Asked)),
+            Outcome::NoMatch
+                if ctx.store.chat_state(chat)?.no_match_streak >= 2
+                    && escalation::enabled(&ctx) =>
+            {
+                let t = &ctx.settings.reply;
+                let offer = vec![vec![Button::callback(
+                    &t.button_coordinator,
+                    Callback::Human(Ask::NoMatch).encode(),
+                )]];
+                actions.push(say(&msg, &t.no_match_offer, offer));
+            }
+            _ => {}
+        }
+    }
+    Ok(actions)
 }
 
-/// The core's reply to `question`, rendered, with the no-match streak kept for escalation.
-fn answer(ctx: &Ctx, msg: &Message, question: &str) -> Vec<Action> {
+/// The core's reply to `question`, rendered, with the no-match streak and the transcript kept
+/// for escalation.
+fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome) {
     let started = Instant::now();
     let engine = ctx.engine.get();
     let reply = engine.answer(question);
+    let chat = msg.chat.id.0;
+    if is_private(msg) {
+        escalation::remember(ctx, chat, crate::store::Role::Caregiver, question, None);
+        let (said, passage) = match &reply.passage {
+            Some(p) => (format!("answered with “{}”", p.title), Some(p.id.as_str())),
+            None => (
+                format!(
+                    "{}: {}",
+                    reply.outcome.as_str(),
+                    reply.message.lines().next().unwrap_or_default()
+                ),
+                None,
+            ),
+        };
+        escalation::remember(ctx, chat, crate::store::Role::Bot, &said, passage);
+    }
     let span = Span::current();
     span.record("outcome", reply.outcome.as_str());
     if let Some(p) = reply.passages.first() {
@@ -228,7 +312,6 @@ fn answer(ctx: &Ctx, msg: &Message, question: &str) -> Vec<Action> {
     if ctx.settings.log.message_text {
         tracing::info!(text = question, "message text (log.message_text is on)");
     }
-    let chat = msg.chat.id.0;
     let streak = match reply.outcome {
         Outcome::NoMatch => ctx
             .store
@@ -241,15 +324,12 @@ fn answer(ctx: &Ctx, msg: &Message, question: &str) -> Vec<Action> {
         tracing::warn!(error = %e, "cannot record the no-match streak");
     }
     span.record("latency_us", started.elapsed().as_micros() as u64);
-    render::render_reply_with(
-        &reply,
-        chat,
-        thread_of(msg),
-        &render::Labels::from_texts(&ctx.settings.reply),
-    )
-    .into_iter()
-    .map(Action::Send)
-    .collect()
+    let labels = render::Labels::from_texts(&ctx.settings.reply);
+    let actions = render::render_reply_with(&reply, chat, thread_of(msg), &labels)
+        .into_iter()
+        .map(Action::Send)
+        .collect();
+    (actions, reply.outcome)
 }
 
 async fn on_other_message(msg: Message, ctx: Ctx) -> Out {
@@ -257,11 +337,24 @@ async fn on_other_message(msg: Message, ctx: Ctx) -> Out {
     let MessageKind::Common(_) = msg.kind else {
         return Ok(Vec::new());
     };
+    if is_private(&msg) {
+        if let Some(e) = ctx.store.open_escalation_for_chat(msg.chat.id.0)? {
+            return escalation::from_caregiver(&ctx, &msg, &e);
+        }
+    }
     Ok(vec![say(
         &msg,
         &ctx.settings.reply.non_text,
-        vec![coordinator_row(&ctx)],
+        vec![handoff_row(&ctx)],
     )])
+}
+
+async fn on_group_command(msg: Message, cmd: GroupCommand, ctx: Ctx) -> Out {
+    escalation::on_group_command(&ctx, &msg, cmd)
+}
+
+async fn on_coordinator_message(msg: Message, ctx: Ctx) -> Out {
+    escalation::from_coordinator(&ctx, &msg)
 }
 
 async fn on_callback(q: CallbackQuery, ctx: Ctx) -> Out {
@@ -279,6 +372,19 @@ async fn on_callback(q: CallbackQuery, ctx: Ctx) -> Out {
     let chat = msg.chat.id.0;
     let thread = thread_of(&msg);
     Span::current().record("callback", tracing::field::debug(&callback));
+    let in_group = escalation::enabled(&ctx) && chat == ctx.settings.coordinators.chat_id;
+    if in_group != matches!(callback, Callback::Claim(_) | Callback::Close(_)) {
+        return Ok(vec![ack(Some(&t.stale_button))]);
+    }
+    if in_group {
+        if !escalation::allowed(&ctx, Some(&q.from)) {
+            tracing::info!(user_id = q.from.id.0, "ignored: not an allowed coordinator");
+            return Ok(vec![ack(Some(&t.stale_button))]);
+        }
+        let mut actions = vec![ack(None)];
+        actions.extend(escalation::on_group_callback(&ctx, &q.from, &callback)?);
+        return Ok(actions);
+    }
     Ok(match callback {
         Callback::Feedback { helpful, passage } => {
             let engine = ctx.engine.get();
@@ -292,35 +398,61 @@ async fn on_callback(q: CallbackQuery, ctx: Ctx) -> Out {
             } else {
                 vec![
                     ack(None),
-                    say(&msg, &t.feedback_sorry, vec![coordinator_row(&ctx)]),
+                    say(&msg, &t.feedback_sorry, vec![handoff_row(&ctx)]),
                 ]
             }
         }
         Callback::Read(id) => {
             let mut actions = vec![ack(None)];
-            actions.extend(answer(&ctx, &msg, &format!("/read {id}")));
+            actions.extend(answer(&ctx, &msg, &format!("/read {id}")).0);
             actions
         }
         Callback::Topics(page) => vec![ack(None), topics(&ctx, chat, thread, page, Some(msg.id.0))],
         Callback::StartTopics => vec![ack(None), topics(&ctx, chat, thread, 0, None)],
         Callback::Forget { confirm: true } => {
+            // an open escalation is closed and the coordinators told before the data goes
+            let mut actions = vec![ack(None)];
+            if let Some(e) = ctx.store.open_escalation_for_chat(chat)? {
+                actions.extend(escalation::close(
+                    &ctx,
+                    &e,
+                    "the caregiver",
+                    CloseKind::Erased,
+                )?);
+            }
             ctx.store.forget_chat(chat)?;
-            vec![ack(None), say(&msg, &t.forget_done, Vec::new())]
+            actions.push(say(&msg, &t.forget_done, Vec::new()));
+            actions
         }
         Callback::Forget { confirm: false } => vec![ack(Some(&t.forget_cancelled))],
-        Callback::Human | Callback::HumanConfirm => {
-            vec![ack(None), say(&msg, &t.human, vec![coordinator_row(&ctx)])]
+        Callback::Human(ask) => {
+            let mut actions = vec![ack(None)];
+            actions.extend(escalation::confirm(&ctx, chat, thread, ask));
+            actions
         }
+        Callback::HumanConfirm(ask) => {
+            let mut actions = vec![ack(None)];
+            actions.extend(escalation::open(
+                &ctx,
+                &q.from,
+                chat,
+                escalation::reason_of(ask),
+                "en",
+            )?);
+            actions
+        }
+        Callback::HumanCancel => vec![ack(Some(&t.escalation_not_confirmed))],
+        Callback::Claim(_) | Callback::Close(_) => vec![ack(Some(&t.stale_button))],
     })
 }
 
+/// The handler tree, built once.
+pub type Tree = dptree::Handler<'static, Out, DpHandlerDescription>;
+
 /// Handles one update: the actions to take (none for updates that are not for us).
-pub async fn handle(update: Update, me: Me, ctx: Ctx) -> Vec<Action> {
+pub async fn handle(tree: &Tree, update: Update, me: Me, ctx: Ctx) -> Vec<Action> {
     let chat = update.chat().map(|c| c.id.0);
-    match schema()
-        .dispatch(dptree::deps![update, me, ctx.clone()])
-        .await
-    {
+    match tree.dispatch(dptree::deps![update, me, ctx.clone()]).await {
         std::ops::ControlFlow::Break(Ok(actions)) => actions,
         std::ops::ControlFlow::Break(Err(e)) => {
             // the one error funnel: log without text, apologise in the chat
@@ -358,7 +490,8 @@ mod tests {
             sample_me(),
             sample_ctx(dir.path())
         ];
-        dptree::type_check(schema().sig(), &deps, &[]);
+        let tree = schema();
+        dptree::type_check(tree.sig(), &deps, &[]);
     }
 
     fn sample_me() -> Me {

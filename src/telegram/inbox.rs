@@ -148,6 +148,7 @@ pub async fn work(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let store = ctx.store.clone();
+    let tree = super::handlers::schema();
     let mut failures = 0u32;
     loop {
         let batch = match store.pending_updates(64) {
@@ -189,7 +190,7 @@ pub async fn work(
             );
             let actions = match serde_json::from_str::<Update>(&item.body) {
                 Ok(update) => {
-                    handle(update, me.clone(), ctx.clone())
+                    handle(&tree, update, me.clone(), ctx.clone())
                         .instrument(span.clone())
                         .await
                 }

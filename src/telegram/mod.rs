@@ -5,6 +5,7 @@
 pub mod action;
 pub mod api;
 pub mod callback;
+pub mod escalation;
 pub mod handlers;
 pub mod inbox;
 pub mod render;

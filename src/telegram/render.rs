@@ -12,7 +12,7 @@
 use std::ops::Range;
 
 use super::action::{Button, OutMessage};
-use super::callback::{is_passage_id, Callback};
+use super::callback::{is_passage_id, Ask, Callback};
 use crate::core::{Outcome, Reply};
 use crate::settings::ReplyTexts;
 use crate::text::utf16_len;
@@ -368,11 +368,8 @@ impl MessageBuilder {
         }
 
         let message = |html: String| OutMessage {
-            chat_id,
             thread_id,
-            html,
-            keyboard: Vec::new(),
-            reply_to: None,
+            ..OutMessage::new(chat_id, html)
         };
         let mut messages: Vec<OutMessage> = pages
             .iter()
@@ -759,7 +756,7 @@ pub fn handoff_row(handoff_label: &str, handoff_url: &str, coordinator: &str) ->
         label = button_text(&format!("{label} (website)"), handoff_url);
     }
     let mut row: Vec<Button> = url_button(&label, handoff_url).into_iter().collect();
-    row.push(callback_button(&in_bot, &Callback::Human));
+    row.push(callback_button(&in_bot, &Callback::Human(Ask::Asked)));
     row
 }
 
@@ -865,11 +862,9 @@ pub fn plain_message(
         escape(&text)
     };
     OutMessage {
-        chat_id,
         thread_id,
-        html,
         keyboard,
-        reply_to: None,
+        ..OutMessage::new(chat_id, html)
     }
 }
 
@@ -1227,7 +1222,10 @@ mod tests {
             Button::url("Contact us", "https://example.org/contact?a=1&b=2")
         );
         assert_eq!(kb[4][1].text, "Talk to a coordinator");
-        assert_eq!(callbacks(&kb[4]), vec![None, Some(Callback::Human)]);
+        assert_eq!(
+            callbacks(&kb[4]),
+            vec![None, Some(Callback::Human(Ask::Asked))]
+        );
 
         let labels = Labels {
             helpful: "Yes".into(),
@@ -1265,7 +1263,10 @@ mod tests {
             assert!(visible[0].ends_with(HANDOFF));
             let kb = &messages[0].keyboard;
             assert_eq!(kb.len(), 1, "{outcome:?}");
-            assert_eq!(callbacks(&kb[0]), vec![None, Some(Callback::Human)]);
+            assert_eq!(
+                callbacks(&kb[0]),
+                vec![None, Some(Callback::Human(Ask::Asked))]
+            );
         }
         // an answer without a passage has no feedback row either
         assert_eq!(
@@ -1277,7 +1278,7 @@ mod tests {
     #[test]
     fn handoff_row_leaves_out_bad_urls_and_tells_same_labels_apart() {
         let row = handoff_row("Contact", "javascript:alert(1)", "Talk to a coordinator");
-        assert_eq!(callbacks(&row), vec![Some(Callback::Human)]);
+        assert_eq!(callbacks(&row), vec![Some(Callback::Human(Ask::Asked))]);
         assert_eq!(handoff_row("Contact", "", "x").len(), 1);
         assert_eq!(handoff_row("Contact", "https://a b", "x").len(), 1);
         let row = handoff_row(
@@ -1449,7 +1450,10 @@ mod tests {
         let messages = MessageBuilder::new(1, None)
             .block(Block::new().text(&body))
             .tail(tail.clone())
-            .keyboard(vec![vec![callback_button("x", &Callback::Human)]])
+            .keyboard(vec![vec![callback_button(
+                "x",
+                &Callback::Human(Ask::Asked),
+            )]])
             .build();
         let visible = check_all(&messages, MAX_TEXT_UNITS);
         assert_eq!(
@@ -1588,7 +1592,7 @@ mod tests {
             1,
             None,
             &long,
-            vec![vec![callback_button("Help", &Callback::Human)]],
+            vec![vec![callback_button("Help", &Callback::Human(Ask::Asked))]],
         );
         let visible = check_all(std::slice::from_ref(&m), MAX_TEXT_UNITS);
         assert!(visible[0].ends_with('…'));

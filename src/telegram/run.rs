@@ -120,8 +120,8 @@ pub async fn run(
     tasks.spawn(sender::send(
         api.clone(),
         store.clone(),
+        settings.clone(),
         outbox_notify,
-        settings.telegram.throttle,
         DRAIN,
         stop_rx.clone(),
     ));

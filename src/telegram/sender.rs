@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
-use super::action::Action;
-use super::api::{Api, ApiError};
+use super::action::{Action, Record};
+use super::api::{Api, ApiError, Performed};
 use super::render;
-use crate::store::{OutboxItem, Store};
+use crate::settings::Settings;
+use crate::store::{OutboxItem, RelayDirection, Store};
 
 /// Telegram's limits: about one message a second per chat, 20 a minute per group, 30 a second
 /// overall. Answers to button presses count toward the overall limit only.
@@ -123,13 +124,14 @@ fn key(item: &OutboxItem) -> i64 {
 pub async fn send(
     api: Api,
     store: Arc<dyn Store>,
+    settings: Arc<Settings>,
     outbox: Arc<Notify>,
-    throttle: bool,
     drain: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut throttle = Throttle::new(throttle);
-    let mut in_flight: JoinSet<(OutboxItem, Result<(), ApiError>)> = JoinSet::new();
+    let group = settings.coordinators.chat_id;
+    let mut throttle = Throttle::new(settings.telegram.throttle);
+    let mut in_flight: JoinSet<(OutboxItem, Result<Performed, ApiError>)> = JoinSet::new();
     let mut busy: HashSet<i64> = HashSet::new();
     let mut deadline: Option<Instant> = None;
     loop {
@@ -176,8 +178,9 @@ pub async fn send(
             throttle.record(item.chat_id, now);
             busy.insert(k);
             let api = api.clone();
+            let store = store.clone();
             in_flight.spawn(async move {
-                let result = api.perform(&item.action).await;
+                let result = deliver(&api, store.as_ref(), group, &item.action).await;
                 (item, result)
             });
         }
@@ -191,7 +194,7 @@ pub async fn send(
                     continue;
                 };
                 busy.remove(&key(&item));
-                settle(store.as_ref(), &mut throttle, item, result);
+                settle(store.as_ref(), &settings, &mut throttle, item, result);
             }
             _ = outbox.notified() => {}
             _ = sleep => {}
@@ -201,17 +204,193 @@ pub async fn send(
     // what was started is finished, so it is not sent twice after a restart
     while let Some(joined) = in_flight.join_next().await {
         if let Ok((item, result)) = joined {
-            settle(store.as_ref(), &mut throttle, item, result);
+            settle(store.as_ref(), &settings, &mut throttle, item, result);
         }
     }
+}
+
+/// Puts a coordinators'-group message where its escalation is now: in its topic, or under its
+/// card (the card itself and messages elsewhere are left as they are).
+fn resolve(store: &dyn Store, group: i64, action: &Action) -> Action {
+    let mut action = action.clone();
+    let (chat, escalation, thread, reply_to, is_card) = match &mut action {
+        Action::Send(m) => (
+            m.chat_id,
+            m.escalation,
+            &mut m.thread_id,
+            &mut m.reply_to,
+            matches!(m.record, Some(Record::Card { .. })),
+        ),
+        Action::Copy(c) => (
+            c.to_chat,
+            c.escalation,
+            &mut c.thread_id,
+            &mut c.reply_to,
+            false,
+        ),
+        _ => return action,
+    };
+    let Some(id) = escalation.filter(|_| chat == group) else {
+        return action;
+    };
+    match store.escalation(id) {
+        Ok(Some(e)) => {
+            *thread = e.thread_id;
+            if e.thread_id.is_none() && !is_card && reply_to.is_none() {
+                *reply_to = e.card_message_id;
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, escalation = id, "cannot look up an escalation"),
+    }
+    action
+}
+
+/// The name of an escalation's forum topic, for recreating a deleted one.
+fn topic_name(store: &dyn Store, escalation: i64) -> String {
+    match store.escalation(escalation) {
+        Ok(Some(e)) => {
+            let mut name = format!(
+                "{} · {} · #{}",
+                e.name,
+                e.reason.as_str().replace('_', " "),
+                e.id
+            );
+            if e.urgent {
+                name = format!("URGENT · {name}");
+            }
+            name.chars().take(120).collect()
+        }
+        _ => format!("Request #{escalation}"),
+    }
+}
+
+fn log_store(what: &str, r: Result<(), crate::store::StoreError>) {
+    if let Err(e) = r {
+        tracing::error!(error = %e, "cannot {what}");
+    }
+}
+
+/// Performs one action, resolving escalation targets and recreating a deleted forum topic.
+async fn deliver(
+    api: &Api,
+    store: &dyn Store,
+    group: i64,
+    action: &Action,
+) -> Result<Performed, ApiError> {
+    match action {
+        Action::OpenTopic { escalation, .. } => {
+            let known = store.escalation(*escalation).ok().flatten();
+            if known.is_some_and(|e| e.thread_id.is_some() || e.topic_failed) {
+                return Ok(Performed::default());
+            }
+            match api.perform(action).await {
+                Ok(p) => {
+                    log_store(
+                        "store the topic",
+                        store.set_escalation_topic(*escalation, p.thread_id, false),
+                    );
+                    Ok(p)
+                }
+                Err(ApiError::NotForum) => {
+                    // a plain group: coordinators reply to the card instead
+                    log_store(
+                        "note the group has no topics",
+                        store.set_escalation_topic(*escalation, None, true),
+                    );
+                    Ok(Performed::default())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Action::TopicState {
+            chat_id,
+            escalation,
+            open,
+        } => {
+            match store
+                .escalation(*escalation)
+                .ok()
+                .flatten()
+                .and_then(|e| e.thread_id)
+            {
+                Some(thread) => api
+                    .set_topic_state(*chat_id, thread, *open)
+                    .await
+                    .map(|()| Performed::default()),
+                None => Ok(Performed::default()),
+            }
+        }
+        _ => {
+            let resolved = resolve(store, group, action);
+            let performed = match api.perform(&resolved).await {
+                Err(ApiError::ThreadNotFound) => {
+                    // a coordinator deleted the topic: open a new one and carry on there
+                    let escalation = match &resolved {
+                        Action::Send(m) => m.escalation,
+                        Action::Copy(c) => c.escalation,
+                        _ => None,
+                    };
+                    let Some(id) = escalation else {
+                        return Err(ApiError::ThreadNotFound);
+                    };
+                    tracing::warn!(
+                        escalation = id,
+                        "the request's topic is gone; opening a new one"
+                    );
+                    let open = Action::OpenTopic {
+                        chat_id: group,
+                        escalation: id,
+                        name: topic_name(store, id),
+                    };
+                    let topic = api.perform(&open).await?;
+                    log_store(
+                        "store the new topic",
+                        store.set_escalation_topic(id, topic.thread_id, false),
+                    );
+                    api.perform(&resolve(store, group, action)).await
+                }
+                other => other,
+            }?;
+            record(store, &resolved, performed);
+            Ok(performed)
+        }
+    }
+}
+
+/// Remembers what a sent message is (an escalation's card, a relayed message).
+fn record(store: &dyn Store, action: &Action, performed: Performed) {
+    let rec = match action {
+        Action::Send(m) => m.record.as_ref(),
+        Action::Copy(c) => c.record.as_ref(),
+        _ => None,
+    };
+    let (Some(rec), Some(sent)) = (rec, performed.message_id) else {
+        return;
+    };
+    let result = match rec {
+        Record::Card { escalation } => store.set_escalation_card(*escalation, sent),
+        Record::Relay {
+            escalation,
+            source,
+            to_caregiver: true,
+        } => store.map_relay(*escalation, *source, sent, RelayDirection::ToCaregiver),
+        Record::Relay {
+            escalation,
+            source,
+            to_caregiver: false,
+        } => store.map_relay(*escalation, sent, *source, RelayDirection::ToCoordinators),
+    };
+    log_store("record a sent message", result);
 }
 
 /// Records the result of one action.
 fn settle(
     store: &dyn Store,
+    settings: &Settings,
     throttle: &mut Throttle,
     item: OutboxItem,
-    result: Result<(), ApiError>,
+    result: Result<Performed, ApiError>,
 ) {
     let log_err = |what: &str, r: Result<(), crate::store::StoreError>| {
         if let Err(e) = r {
@@ -220,7 +399,7 @@ fn settle(
     };
     let chat = item.chat_id;
     match result {
-        Ok(()) => log_err("remove a sent action", store.outbox_done(item.id)),
+        Ok(_) => log_err("remove a sent action", store.outbox_done(item.id)),
         Err(ApiError::RetryAfter(d)) => {
             tracing::warn!(
                 chat_id = chat,
@@ -245,6 +424,22 @@ fn settle(
                     "drop the chat's outbox",
                     store.outbox_drop_chat(chat).map(|_| ()),
                 );
+                // a caregiver in an open escalation: the coordinators must know
+                match store.mark_caregiver_blocked(chat) {
+                    Ok(Some(escalation)) => {
+                        let notice = super::escalation::blocked_notice(
+                            settings.coordinators.chat_id,
+                            escalation.id,
+                            &settings.reply.group_blocked,
+                        );
+                        log_err(
+                            "tell the coordinators",
+                            store.enqueue_actions(&notice, now_ms()),
+                        );
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot mark the escalation"),
+                }
             }
             log_err("remove the action", store.outbox_done(item.id));
         }

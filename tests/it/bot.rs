@@ -741,6 +741,27 @@ fn post_webhook(url: &str, body: &str, secret: Option<&str>) -> u16 {
     })
 }
 
+/// Starts the real `faqbot run` with `env`, logging to `log` (appended).
+pub fn spawn_with(home: &Home, env: Vec<(String, String)>, log: &Path) -> Child {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faqbot"));
+    cmd.arg("run")
+        .current_dir(home.dir.path())
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.spawn().expect("start faqbot run")
+}
+
 /// The real executable, for crashes and signals.
 struct Process {
     child: Child,

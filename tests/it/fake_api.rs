@@ -621,6 +621,70 @@ impl FakeTelegram {
         id
     }
 
+    /// A message in a forum topic of a group (what Telegram delivers: `message_thread_id`,
+    /// `is_topic_message`, and the topic's first message as `reply_to_message`).
+    pub fn push_topic_text(&self, chat_id: i64, user_id: i64, thread: i32, text: &str) -> i32 {
+        self.push_message(chat_id, user_id, |st, m| {
+            m.insert("text".into(), text.into());
+            m.insert("message_thread_id".into(), thread.into());
+            m.insert("is_topic_message".into(), true.into());
+            let root = json!({
+                "message_id": thread,
+                "date": now_unix(),
+                "chat": chat_json(st, chat_id),
+                "message_thread_id": thread,
+                "is_topic_message": true,
+                "forum_topic_created": {"name": "topic", "icon_color": 7_322_096},
+            });
+            m.insert("reply_to_message".into(), root);
+        })
+    }
+
+    /// A photo in a forum topic.
+    pub fn push_topic_photo(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        thread: i32,
+        caption: Option<&str>,
+    ) -> i32 {
+        self.push_message(chat_id, user_id, |st, m| {
+            let small = file(st, "photo", 1_500);
+            m.insert(
+                "photo".into(),
+                json!([merge(small, json!({"width": 90, "height": 67}))]),
+            );
+            if let Some(c) = caption {
+                m.insert("caption".into(), c.into());
+            }
+            m.insert("message_thread_id".into(), thread.into());
+            m.insert("is_topic_message".into(), true.into());
+        })
+    }
+
+    /// A text message in a group that replies to the bot's message `reply_to`.
+    pub fn push_reply_to(&self, chat_id: i64, user_id: i64, reply_to: i32, text: &str) -> i32 {
+        self.push_message(chat_id, user_id, |st, m| {
+            m.insert("text".into(), text.into());
+            let replied = st
+                .chats
+                .get(&chat_id)
+                .and_then(|c| c.messages.get(&reply_to))
+                .map(|r| r.json.clone())
+                .unwrap_or_else(
+                    || json!({"message_id": reply_to, "date": 0, "chat": chat_json(st, chat_id)}),
+                );
+            m.insert("reply_to_message".into(), replied);
+        })
+    }
+
+    /// Deletes a forum topic: later messages to it fail with "message thread not found".
+    pub fn delete_topic(&self, chat_id: i64, thread: i32) {
+        if let Some(c) = self.lock().chats.get_mut(&chat_id) {
+            c.topics.remove(&thread);
+        }
+    }
+
     /// Every update pushed so far (raw ones as parsed JSON, or as a string when invalid).
     pub fn pushed(&self) -> Vec<Value> {
         self.lock().pushed.iter().map(|(_, v)| v.clone()).collect()
