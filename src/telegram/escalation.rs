@@ -377,16 +377,28 @@ fn group_reply(msg: &Message, text: &str) -> Action {
 /// A coordinator's message in the group: relayed to the caregiver of its escalation.
 pub fn from_coordinator(ctx: &Ctx, msg: &Message) -> Out {
     let t = &ctx.settings.reply;
-    let Some(e) = escalation_of(ctx, msg)? else {
+    let MessageKind::Common(_) = msg.kind else {
+        // topics created or closed, members joining: nothing to relay
+        return Ok(Vec::new());
+    };
+    // an edit is found by the message it edits: that one was relayed
+    let relayed = match msg.edit_date() {
+        Some(_) => ctx.store.relay_by_group_message(msg.id.0)?,
+        None => None,
+    };
+    let e = match relayed {
+        Some((id, _, _)) => ctx.store.escalation(id)?,
+        None if msg.edit_date().is_some() => None,
+        None => escalation_of(ctx, msg)?,
+    };
+    let Some(e) = e else {
         // coordinators talking among themselves
         return Ok(Vec::new());
     };
-    if let MessageKind::Common(_) = msg.kind {
-    } else {
-        return Ok(Vec::new());
-    }
     if !e.open {
-        return Ok(vec![group_reply(msg, &t.group_is_closed)]);
+        // a closed request's topic is closed too, and takes no messages: say it outside
+        let text = t.group_is_closed.replace("{id}", &e.id.to_string());
+        return Ok(vec![send(msg.chat.id.0, None, &text, Vec::new())]);
     }
     if e.caregiver_blocked {
         return Ok(vec![group_reply(
@@ -400,14 +412,13 @@ pub fn from_coordinator(ctx: &Ctx, msg: &Message) -> Out {
     note(ctx, e.chat_id, Role::Coordinator, &text, None);
     ctx.store.record_coordinator_reply(e.id, now_ms())?;
     if msg.edit_date().is_some() {
-        let copy = ctx.store.relay_by_group_message(msg.id.0)?;
         let mut m = render::plain_message(
             e.chat_id,
             None,
             &format!("{} ({label}): {text}", t.correction),
             Vec::new(),
         );
-        m.reply_to = copy.map(|(_, caregiver_message, _)| caregiver_message);
+        m.reply_to = relayed.map(|(_, caregiver_message, _)| caregiver_message);
         return Ok(vec![Action::Send(m)]);
     }
     let record = Some(Record::Relay {
@@ -579,7 +590,13 @@ pub fn on_group_callback(ctx: &Ctx, from: &User, callback: &Callback) -> Out {
                     &t.group_claimed.replace("{name}", &by),
                 )])
             } else {
-                Ok(vec![to_group(ctx, e.id, &t.group_is_closed)])
+                let text = t.group_is_closed.replace("{id}", &e.id.to_string());
+                Ok(vec![send(
+                    ctx.settings.coordinators.chat_id,
+                    None,
+                    &text,
+                    Vec::new(),
+                )])
             }
         }
         _ => close(ctx, &e, &by, CloseKind::ByCoordinator),

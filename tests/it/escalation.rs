@@ -470,3 +470,140 @@ fn escalations_export_as_csv_and_json() {
     let list = run(&["escalations", "list", "--open"]);
     assert!(list.contains("asked"), "{list}");
 }
+
+#[test]
+fn media_edits_open_and_reopen() {
+    let fake = fake(true);
+    let home = Home::shipped();
+    let _bot = start(
+        &fake,
+        &home,
+        &[("FAQBOT_COORDINATORS__SHOW_NAMES", "false")],
+    );
+    let chat = 5901;
+    escalate(&fake, chat);
+    wait(&fake, "a topic", |f| !f.topics(GROUP).is_empty());
+    let (thread, _, _) = fake.topics(GROUP)[0].clone();
+    wait(&fake, "the card", |f| !f.messages_to(GROUP).is_empty());
+
+    // a coordinator's photo reaches the caregiver as a copy, labelled in the caption
+    fake.push_topic_photo(GROUP, ANNA, thread, Some("the form to fill in"));
+    wait(&fake, "the photo copied to the caregiver", |f| {
+        !copies_to(f, chat).is_empty()
+    });
+    let copy = &copies_to(&fake, chat)[0];
+    let caption = copy["caption"].as_str().unwrap_or_default();
+    assert!(
+        caption.contains("Coordinator") && caption.contains("the form to fill in"),
+        "{caption}"
+    );
+    assert!(
+        !caption.contains("Anna"),
+        "names hidden by config: {caption}"
+    );
+
+    // a coordinator's text, then its edit arrives as a correction
+    let update = fake.push_topic_text(GROUP, ANNA, thread, "The clinic opens at 9.");
+    wait(&fake, "relayed", |f| {
+        has_text(f, chat, "The clinic opens at 9.")
+    });
+    let original = fake.message_id_of(update).expect("id");
+    fake.push_edited_text(GROUP, ANNA, original, "The clinic opens at 8.");
+    wait(&fake, "the correction", |f| has_text(f, chat, "Correction"));
+    assert!(last(&fake, chat).visible.contains("The clinic opens at 8."));
+
+    // the caregiver edits a message: the coordinators see the edit
+    let mine = fake.push_text(chat, chat, "my mother is 71");
+    wait(&fake, "relayed to the group", |f| {
+        !copies_to(f, GROUP).is_empty()
+    });
+    let mine_id = fake.message_id_of(mine).expect("id");
+    fake.push_edited_text(chat, chat, mine_id, "my mother is 72");
+    wait(&fake, "the edit in the group", |f| {
+        has_text(f, GROUP, "Edited: my mother is 72")
+    });
+
+    // /open lists it; /close then /reopen in the topic
+    fake.push_topic_text(GROUP, ANNA, thread, "/open");
+    wait(&fake, "the list", |f| has_text(f, GROUP, "Open requests:"));
+    assert!(
+        texts(&fake, GROUP)
+            .iter()
+            .any(|t| t.contains("open 0 min") || t.contains(" min")),
+        "with its age"
+    );
+    fake.push_topic_text(GROUP, ANNA, thread, "/close");
+    wait(&fake, "closed", |f| {
+        has_text(f, chat, "closed this conversation")
+    });
+    fake.push_topic_text(GROUP, ANNA, thread, "one more thing");
+    wait(&fake, "the coordinator is told it is closed", |f| {
+        has_text(f, GROUP, "is closed. Send /reopen")
+    });
+    // closed topics refuse messages in Telegram: reopen first
+    fake.push_topic_text(GROUP, ANNA, thread, "/reopen");
+    wait(&fake, "reopened", |f| has_text(f, GROUP, "Reopened by"));
+    assert!(home
+        .store()
+        .open_escalation_for_chat(chat)
+        .expect("store")
+        .is_some());
+}
+
+#[test]
+fn a_caregiver_who_blocks_the_bot_is_reported_to_the_coordinators() {
+    let fake = fake(true);
+    let home = Home::shipped();
+    let _bot = start(&fake, &home, &[]);
+    let chat = 6001;
+    escalate(&fake, chat);
+    wait(&fake, "a topic", |f| !f.topics(GROUP).is_empty());
+    let (thread, _, _) = fake.topics(GROUP)[0].clone();
+    fake.block_chat(chat);
+    fake.push_topic_text(GROUP, ANNA, thread, "Are you still there?");
+    wait(&fake, "the coordinators are told", |f| {
+        has_text(f, GROUP, "blocked the bot")
+    });
+    let e = home
+        .store()
+        .open_escalation_for_chat(chat)
+        .expect("store")
+        .expect("open");
+    assert!(e.caregiver_blocked);
+}
+
+#[test]
+fn retention_purges_old_transcripts_when_the_bot_starts() {
+    use faqbot::store::{Role, TranscriptEntry};
+    let fake = fake(true);
+    let home = Home::shipped();
+    {
+        let store = home.store();
+        let old = TranscriptEntry {
+            at: 1_000,
+            role: Role::Caregiver,
+            text: "an old question".into(),
+            passage_id: None,
+        };
+        store.add_transcript(7001, &old).expect("add");
+        let recent = TranscriptEntry {
+            at: faqbot::telegram::handlers::now_ms(),
+            role: Role::Caregiver,
+            text: "a recent question".into(),
+            passage_id: None,
+        };
+        store.add_transcript(7001, &recent).expect("add");
+    }
+    let _bot = start(&fake, &home, &[("FAQBOT_STORE__RETENTION_DAYS", "30")]);
+    let store = home.store();
+    wait(&fake, "the purge", |_| {
+        store
+            .transcript(7001, 10)
+            .map(|t| t.len() == 1)
+            .unwrap_or(false)
+    });
+    assert_eq!(
+        store.transcript(7001, 10).expect("transcript")[0].text,
+        "a recent question"
+    );
+}
