@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod content;
 pub mod core;
+pub mod metrics;
 pub mod search;
 pub mod settings;
 pub mod store;

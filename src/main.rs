@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use faqbot::cli::{self, Cli, Command};
+use faqbot::cli::{self, Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -22,11 +22,14 @@ fn run(args: Cli) -> anyhow::Result<()> {
     let settings = cli::load_settings(args.config.as_deref())?;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.level));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match args.log_format {
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+        LogFormat::Text => logs.init(),
+    }
     match args.command {
         Command::Index => cli::index(&settings),
         Command::Check => cli::check(&settings),

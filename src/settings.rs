@@ -23,7 +23,14 @@ pub struct Settings {
     pub store: StoreSettings,
     pub search: SearchSettings,
     pub log: LogSettings,
+    pub ops: OpsSettings,
     pub reply: ReplyTexts,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsSettings {
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -360,6 +367,15 @@ impl Settings {
             return Err(bad(
                 "telegram.poll_timeout_secs",
                 "must be at most 50".into(),
+            ));
+        }
+        if !self.ops.listen.is_empty() && self.ops.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(bad(
+                "ops.listen",
+                format!(
+                    "must be an address such as 127.0.0.1:9090, not {:?}",
+                    self.ops.listen
+                ),
             ));
         }
         if self.content.reload_secs == 0 {

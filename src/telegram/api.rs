@@ -62,6 +62,22 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A short label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::RetryAfter(_) => "rate_limited",
+            ApiError::Blocked => "blocked",
+            ApiError::Migrated(_) => "migrated",
+            ApiError::CantParseEntities => "cant_parse_entities",
+            ApiError::ThreadNotFound => "thread_not_found",
+            ApiError::NotForum => "not_forum",
+            ApiError::Conflict => "conflict",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Transient(_) => "transient",
+        }
+    }
+
     /// Whether the same call may succeed later.
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -25,6 +25,7 @@ pub struct Ctx {
     pub engine: SharedEngine,
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What a handler produces.
@@ -286,6 +287,7 @@ fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome) {
     let started = Instant::now();
     let engine = ctx.engine.get();
     let reply = engine.answer(question);
+    ctx.metrics.outcome(reply.outcome.as_str());
     let chat = msg.chat.id.0;
     if is_private(msg) {
         escalation::remember(ctx, chat, crate::store::Role::Caregiver, question, None);
@@ -522,6 +524,7 @@ mod tests {
             engine: SharedEngine::new(engine),
             store: Arc::new(store),
             settings: Arc::new(settings),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }
 

@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use super::api::{Api, ApiError};
 use super::handlers::{handle, Ctx};
+use crate::metrics::Metrics;
 use crate::store::{NewUpdate, Store};
 
 fn now_ms() -> i64 {
@@ -65,6 +66,7 @@ pub fn backoff(failures: u32) -> Duration {
 pub async fn poll(
     api: Api,
     store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
     inbox: Arc<Notify>,
     max_pending: u64,
     mut shutdown: watch::Receiver<bool>,
@@ -89,9 +91,13 @@ pub async fn poll(
             r = api.get_updates(offset) => r,
             _ = shutdown.changed() => break,
         };
+        if let Err(e) = &result {
+            metrics.api_error(e.kind());
+        }
         let wait = match result {
             Ok(values) => {
                 failures = 0;
+                metrics.polled(now_ms());
                 if values.is_empty() {
                     continue;
                 }
@@ -188,6 +194,11 @@ pub async fn work(
                 callback = tracing::field::Empty,
                 latency_us = tracing::field::Empty,
             );
+            let started = std::time::Instant::now();
+            let kind = ["message", "edited_message", "callback_query"]
+                .into_iter()
+                .find(|k| item.body.contains(&format!("\"{k}\":")))
+                .unwrap_or("other");
             let actions = match serde_json::from_str::<Update>(&item.body) {
                 Ok(update) => {
                     handle(&tree, update, me.clone(), ctx.clone())
@@ -212,6 +223,7 @@ pub async fn work(
                 }
             }
             failures = 0;
+            ctx.metrics.update(kind, started.elapsed().as_secs_f64());
             span.in_scope(|| tracing::info!(actions = actions.len(), "handled"));
             outbox.notify_one();
         }

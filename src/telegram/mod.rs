@@ -8,6 +8,7 @@ pub mod callback;
 pub mod escalation;
 pub mod handlers;
 pub mod inbox;
+pub mod ops;
 pub mod render;
 pub mod run;
 pub mod sender;

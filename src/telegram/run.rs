@@ -11,8 +11,9 @@ use tokio::sync::{watch, Notify};
 
 use super::api::{Api, ApiError};
 use super::handlers::{Command, Ctx};
-use super::{inbox, sender, webhook};
+use super::{inbox, ops, sender, webhook};
 use crate::core::{Engine, SharedEngine};
+use crate::metrics::Metrics;
 use crate::search::{self, Opened, SearchIndex};
 use crate::settings::{Settings, TelegramMode};
 use crate::store::{SqliteStore, Store};
@@ -36,10 +37,13 @@ pub async fn run(
         })?);
     let engine = SharedEngine::new(crate::cli::open_engine(&settings)?);
     let api = Api::new(&settings)?;
+    let metrics = Arc::new(Metrics::new());
+    metrics.index_loaded(engine.get().index().num_passages());
     let ctx = Ctx {
         engine: engine.clone(),
         store: store.clone(),
         settings: settings.clone(),
+        metrics: metrics.clone(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -74,6 +78,7 @@ pub async fn run(
             tasks.spawn(inbox::poll(
                 api.clone(),
                 store.clone(),
+                metrics.clone(),
                 inbox_notify.clone(),
                 settings.telegram.max_pending_updates,
                 stop_rx.clone(),
@@ -94,13 +99,17 @@ pub async fn run(
             )
             .await
             .map_err(|e| anyhow::anyhow!("setWebhook failed: {e}"))?;
+            let hook = webhook::Hook {
+                store: store.clone(),
+                metrics: metrics.clone(),
+                inbox: inbox_notify.clone(),
+                secret: settings.telegram.webhook_secret.clone(),
+                max_pending: settings.telegram.max_pending_updates,
+            };
             let serve = webhook::serve(
                 listener,
                 webhook::path_of(&settings.telegram.webhook_url),
-                store.clone(),
-                inbox_notify.clone(),
-                settings.telegram.webhook_secret.clone(),
-                settings.telegram.max_pending_updates,
+                hook,
                 stop_rx.clone(),
             );
             tasks.spawn(async move {
@@ -121,11 +130,34 @@ pub async fn run(
         api.clone(),
         store.clone(),
         settings.clone(),
+        metrics.clone(),
         outbox_notify,
         DRAIN,
         stop_rx.clone(),
     ));
-    tasks.spawn(reload_content(engine, settings.clone(), stop_rx.clone()));
+    if !settings.ops.listen.is_empty() {
+        let listener = tokio::net::TcpListener::bind(&settings.ops.listen)
+            .await
+            .with_context(|| format!("cannot listen on ops.listen = {}", settings.ops.listen))?;
+        let ops = ops::Ops {
+            metrics: metrics.clone(),
+            store: store.clone(),
+            engine: engine.clone(),
+            settings: settings.clone(),
+        };
+        let stop = stop_rx.clone();
+        tasks.spawn(async move {
+            if let Err(e) = ops::serve(listener, ops, stop).await {
+                tracing::error!(error = %e, "ops listener failed");
+            }
+        });
+    }
+    tasks.spawn(reload_content(
+        engine,
+        settings.clone(),
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
     tasks.spawn(purge(
         store.clone(),
         settings.store.retention_days,
@@ -164,6 +196,7 @@ async fn wait_for_me(api: &Api, mut stop: watch::Receiver<bool>) -> Option<Me> {
 async fn reload_content(
     engine: SharedEngine,
     settings: Arc<Settings>,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let every = Duration::from_secs(settings.content.reload_secs);
@@ -200,6 +233,7 @@ async fn reload_content(
             Ok(Ok(Some(new))) => {
                 let passages = new.index().num_passages();
                 engine.replace(new);
+                metrics.index_loaded(passages);
                 reported.clear();
                 tracing::info!(passages, "content changed: new index in use");
             }

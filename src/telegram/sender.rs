@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use super::action::{Action, Record};
 use super::api::{Api, ApiError, Performed};
 use super::render;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::store::{OutboxItem, RelayDirection, Store};
 
@@ -125,6 +126,7 @@ pub async fn send(
     api: Api,
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
+    metrics: Arc<Metrics>,
     outbox: Arc<Notify>,
     drain: Duration,
     mut shutdown: watch::Receiver<bool>,
@@ -194,6 +196,9 @@ pub async fn send(
                     continue;
                 };
                 busy.remove(&key(&item));
+                if let Err(e) = &result {
+                    metrics.api_error(e.kind());
+                }
                 settle(store.as_ref(), &settings, &mut throttle, item, result);
             }
             _ = outbox.notified() => {}
@@ -204,6 +209,9 @@ pub async fn send(
     // what was started is finished, so it is not sent twice after a restart
     while let Some(joined) = in_flight.join_next().await {
         if let Ok((item, result)) = joined {
+            if let Err(e) = &result {
+                metrics.api_error(e.kind());
+            }
             settle(store.as_ref(), &settings, &mut throttle, item, result);
         }
     }

@@ -13,18 +13,21 @@ use axum::Router;
 use tokio::sync::{watch, Notify};
 
 use super::inbox::store_updates;
+use crate::metrics::Metrics;
 use crate::settings::Secret;
 use crate::store::Store;
 
 /// The header Telegram sends the secret token in.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
+/// What the webhook needs: where updates go, and what it checks.
 #[derive(Clone)]
-struct Hook {
-    store: Arc<dyn Store>,
-    inbox: Arc<Notify>,
-    secret: Secret,
-    max_pending: u64,
+pub struct Hook {
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub inbox: Arc<Notify>,
+    pub secret: Secret,
+    pub max_pending: u64,
 }
 
 /// Compares without an early exit, so timing does not reveal how much of a guess was right.
@@ -56,6 +59,7 @@ async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> S
     };
     match store_updates(hook.store.as_ref(), std::slice::from_ref(&value)) {
         Ok(_) => {
+            hook.metrics.polled(super::handlers::now_ms());
             hook.inbox.notify_one();
             StatusCode::OK
         }
@@ -75,22 +79,13 @@ pub fn path_of(webhook_url: &str) -> String {
         .unwrap_or_else(|| "/".to_string())
 }
 
-/// Serves the webhook on `listener` until shutdown.
+/// Serves the webhook on `listener` at `path` until shutdown.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     path: String,
-    store: Arc<dyn Store>,
-    inbox: Arc<Notify>,
-    secret: Secret,
-    max_pending: u64,
+    hook: Hook,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let hook = Hook {
-        store,
-        inbox,
-        secret,
-        max_pending,
-    };
     let app = Router::new()
         .route(&path, post(receive))
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))

@@ -1,0 +1,104 @@
+//! The operators' HTTP listener (`ops.listen`): `/healthz` says whether the bot can work (index
+//! loaded, store writable, Telegram reached recently) and `/metrics` serves Prometheus metrics.
+//! It carries no message text and needs no token.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::watch;
+
+use super::handlers::now_ms;
+use crate::core::SharedEngine;
+use crate::metrics::Metrics;
+use crate::settings::{Settings, TelegramMode};
+use crate::store::Store;
+
+/// What the listener reads.
+#[derive(Clone)]
+pub struct Ops {
+    pub metrics: Arc<Metrics>,
+    pub store: Arc<dyn Store>,
+    pub engine: SharedEngine,
+    pub settings: Arc<Settings>,
+}
+
+/// How stale the last successful poll may be before the bot counts as unhealthy.
+fn poll_grace_ms(settings: &Settings) -> i64 {
+    (i64::from(settings.telegram.poll_timeout_secs) + 60) * 1000
+}
+
+async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {
+    let passages = ops.engine.get().index().num_passages();
+    let store_ok = ops.store.set_meta("healthz", &now_ms().to_string()).is_ok();
+    let last = ops.metrics.last_poll_ms();
+    let age = (last > 0).then(|| (now_ms() - last) / 1000);
+    let telegram_ok = match ops.settings.telegram.mode {
+        TelegramMode::Polling => last > 0 && now_ms() - last <= poll_grace_ms(&ops.settings),
+        // a webhook waits for Telegram; silence is not a fault
+        TelegramMode::Webhook => true,
+    };
+    let healthy = passages > 0 && store_ok && telegram_ok;
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "unhealthy" },
+        "index_passages": passages,
+        "store": if store_ok { "ok" } else { "error" },
+        "mode": match ops.settings.telegram.mode { TelegramMode::Polling => "polling", TelegramMode::Webhook => "webhook" },
+        "last_update_seconds_ago": age,
+    });
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+}
+
+async fn metrics(State(ops): State<Ops>) -> impl IntoResponse {
+    // gauges that mirror the store are read now, so they are never stale
+    let count =
+        |r: crate::store::StoreResult<u64>| r.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    ops.metrics
+        .inbox_pending
+        .set(count(ops.store.pending_count()));
+    ops.metrics
+        .outbox_pending
+        .set(count(ops.store.outbox_len()));
+    let open = ops
+        .store
+        .list_escalations(Some(true))
+        .map(|v| v.len() as u64);
+    ops.metrics.escalations_open.set(count(open));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        ops.metrics.render(),
+    )
+}
+
+/// Serves `/healthz` and `/metrics` until shutdown.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ops: Ops,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(ops);
+    tracing::info!(addr = ?listener.local_addr().ok(), "ops listener up");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
