@@ -16,6 +16,7 @@ mod fake_api_selftest;
 mod helpers;
 mod index;
 mod ops;
+mod props;
 mod quality;
 mod search;
 mod tg_html;
