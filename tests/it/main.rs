@@ -10,6 +10,7 @@ mod bot;
 mod cli;
 mod content;
 mod engine;
+mod faults;
 mod escalation;
 mod fake_api;
 mod fake_api_selftest;
