@@ -16,9 +16,14 @@ const WAIT: Duration = Duration::from_secs(40);
 
 fn answered_once(fake: &FakeTelegram, chats: &[i64]) {
     assert!(
-        fake.wait_until(WAIT, |f| chats.iter().all(|c| !f.messages_to(*c).is_empty())),
+        fake.wait_until(WAIT, |f| chats
+            .iter()
+            .all(|c| !f.messages_to(*c).is_empty())),
         "not all answered: {:?}",
-        chats.iter().map(|c| fake.messages_to(*c).len()).collect::<Vec<_>>()
+        chats
+            .iter()
+            .map(|c| fake.messages_to(*c).len())
+            .collect::<Vec<_>>()
     );
     // a few more polls: nothing more may arrive
     let polls = fake.get_updates_offsets().len();
@@ -67,8 +72,16 @@ fn send_stalls_and_5xx_are_retried_in_order() {
     fake.push_text(8201, 8201, "what is TIL therapy?");
     assert!(fake.wait_until(WAIT, |f| f.messages_to(8201).len() >= 2));
     let msgs = fake.messages_to(8201);
-    assert!(msgs[0].visible.contains("Hello"), "order kept: {}", msgs[0].visible);
-    assert!(msgs[1].visible.contains("tumor-infiltrating"), "order kept: {}", msgs[1].visible);
+    assert!(
+        msgs[0].visible.contains("Hello"),
+        "order kept: {}",
+        msgs[0].visible
+    );
+    assert!(
+        msgs[1].visible.contains("tumor-infiltrating"),
+        "order kept: {}",
+        msgs[1].visible
+    );
 }
 
 #[test]
@@ -80,14 +93,18 @@ fn a_group_that_became_a_supergroup_gets_the_message_at_its_new_id() {
     let new = -1_000_000_005_001;
     fake.fail_next("sendMessage", Fault::Migrate(new));
     fake.push_group_text(old, 12, "/help", false);
-    assert!(fake.wait_until(WAIT, |f| !f.messages_to(new).is_empty()), "resent to the supergroup");
+    assert!(
+        fake.wait_until(WAIT, |f| !f.messages_to(new).is_empty()),
+        "resent to the supergroup"
+    );
     assert!(fake.messages_to(old).is_empty());
 }
 
 #[test]
 fn a_full_webhook_inbox_answers_503_and_keeps_memory_bounded() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("db.sqlite")).expect("store"));
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(dir.path().join("db.sqlite")).expect("store"));
     let pending: Vec<NewUpdate> = (1..=3)
         .map(|i| NewUpdate {
             update_id: i,
@@ -96,7 +113,10 @@ fn a_full_webhook_inbox_answers_503_and_keeps_memory_bounded() {
         })
         .collect();
     store.enqueue_updates(&pending, 0).expect("enqueue");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let status = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -126,6 +146,14 @@ fn a_full_webhook_inbox_answers_503_and_keeps_memory_bounded() {
         let _ = server.await;
         statuses
     });
-    assert_eq!(status, vec![503; 5], "a full inbox refuses, so Telegram keeps and retries");
-    assert_eq!(store.pending_count().expect("count"), 3, "nothing stored beyond the bound");
+    assert_eq!(
+        status,
+        vec![503; 5],
+        "a full inbox refuses, so Telegram keeps and retries"
+    );
+    assert_eq!(
+        store.pending_count().expect("count"),
+        3,
+        "nothing stored beyond the bound"
+    );
 }
