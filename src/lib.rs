@@ -8,6 +8,8 @@
 pub mod cli;
 pub mod content;
 pub mod core;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod search;
 pub mod settings;

@@ -15,6 +15,7 @@ mod escalation;
 mod fake_api;
 mod fake_api_selftest;
 mod faults;
+mod fuzz_regressions;
 mod helpers;
 mod index;
 mod ops;

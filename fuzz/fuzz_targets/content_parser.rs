@@ -1,0 +1,5 @@
+#![no_main]
+//! The guide and synonyms parsers on arbitrary bytes: never a panic.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| faqbot::fuzzing::content_parser(data));
