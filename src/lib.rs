@@ -11,5 +11,6 @@ pub mod core;
 pub mod search;
 pub mod settings;
 pub mod store;
+pub mod synth;
 pub mod telegram;
 pub mod text;
