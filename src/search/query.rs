@@ -293,7 +293,10 @@ pub struct Analyzed {
 const QUESTION_WORDS: &[&str] = &["why", "when", "how", "what", "which", "who", "where"];
 
 /// How much a hint counts, relative to a concept's term in the same field.
-const HINT_BOOST: f32 = 0.3;
+pub(crate) const HINT_BOOST: f32 = 0.3;
+
+/// How much a concept's other alternatives count beside its best one (dis-max tie breaker).
+pub(crate) const TIE_BREAKER: f32 = 0.1;
 
 impl Analyzed {
     /// Whether nothing in the question can be searched for.
@@ -384,7 +387,10 @@ impl Analyzed {
                 .collect();
             clauses.push((
                 Occur::Should,
-                Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, 0.1)),
+                Box::new(DisjunctionMaxQuery::with_tie_breaker(
+                    disjuncts,
+                    TIE_BREAKER,
+                )),
             ));
         }
         (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
