@@ -1,1 +1,60 @@
-fn main() {}
+//! Criterion benches of the core on the shipped content: the reply to one question (cycling
+//! through every question of the eval set), parsing `faq/`, and building its index.
+//!
+//! `cargo bench --bench core`
+
+mod common;
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use faqbot::search::build_index;
+
+fn reply(c: &mut Criterion) {
+    let bench = common::Bench::new(&common::shipped_content());
+    let (questions, source) = common::shipped_questions();
+    eprintln!(
+        "core/reply: cycling {} questions of {}",
+        questions.len(),
+        source.display()
+    );
+    let name = format!(
+        "core/reply/{}",
+        source.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let mut next = 0usize;
+    c.bench_function(&name, |b| {
+        b.iter(|| {
+            let q = &questions[next % questions.len()];
+            next += 1;
+            black_box(bench.engine.answer(black_box(q)))
+        })
+    });
+}
+
+fn parse(c: &mut Criterion) {
+    let dir = common::shipped_content();
+    c.bench_function("content/parse/shipped", |b| {
+        b.iter(|| black_box(common::load(&dir)))
+    });
+}
+
+fn build(c: &mut Criterion) {
+    let content = common::load(&common::shipped_content());
+    let mut group = c.benchmark_group("index/build");
+    group.sample_size(20);
+    group.bench_function("shipped", |b| {
+        b.iter_batched(
+            || common::tempdir("faqbot-bench-build-"),
+            |dir| {
+                build_index(&content, dir.path()).expect("build the index");
+                dir
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, reply, parse, build);
+criterion_main!(benches);

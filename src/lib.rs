@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod search;
 pub mod settings;
 pub mod store;
+pub mod synth;
 pub mod telegram;
 pub mod text;

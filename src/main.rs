@@ -39,6 +39,11 @@ fn run(args: Cli) -> anyhow::Result<()> {
             explain,
             question,
         } => cli::ask(&settings, json, explain, &question),
+        Command::Generate {
+            passages,
+            seed,
+            out,
+        } => cli::generate(passages, seed, &out),
         Command::Escalations { command } => cli::escalations(&settings, command),
     }
 }

@@ -17,27 +17,28 @@ pub fn uncovered_language(
         return None;
     }
     let script = whatlang::detect_script(text)?;
-    let info = whatlang::detect(text);
     let code = if script == Script::Latin {
         let words = crate::text::words(text);
         // one or two Latin words (a misspelt drug name, "ok thx") cannot tell a language
         if words.len() < 3 {
             return None;
         }
-        let info = info?;
-        if info.lang() == Lang::Eng {
-            return None;
-        }
+        // short English questions full of drug names can look foreign to a trigram model, so
+        // the vocabulary has the last word; it is asked first because it is much cheaper than
+        // the trigram model and settles nearly every English question
         let known = words.iter().filter(|w| is_known(w)).count();
         let ratio = known as f64 / words.len().max(1) as f64;
-        // short English questions full of drug names can look foreign to a trigram model, so
-        // the vocabulary gets the last word
         if ratio >= 0.5 {
+            return None;
+        }
+        let info = whatlang::detect(text)?;
+        if info.lang() == Lang::Eng {
             return None;
         }
         iso639_1(info.lang())
     } else {
-        info.map(|i| iso639_1(i.lang()))
+        whatlang::detect(text)
+            .map(|i| iso639_1(i.lang()))
             .unwrap_or_else(|| script_language(script))
     };
     (!covered.contains(&code)).then_some(code)

@@ -5,6 +5,7 @@
 mod build;
 mod query;
 mod searcher;
+mod topk;
 
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING,

@@ -293,7 +293,10 @@ pub struct Analyzed {
 const QUESTION_WORDS: &[&str] = &["why", "when", "how", "what", "which", "who", "where"];
 
 /// How much a hint counts, relative to a concept's term in the same field.
-const HINT_BOOST: f32 = 0.3;
+pub(crate) const HINT_BOOST: f32 = 0.3;
+
+/// How much a concept's other alternatives count beside its best one (dis-max tie breaker).
+pub(crate) const TIE_BREAKER: f32 = 0.1;
 
 impl Analyzed {
     /// Whether nothing in the question can be searched for.
@@ -384,11 +387,48 @@ impl Analyzed {
                 .collect();
             clauses.push((
                 Occur::Should,
-                Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, 0.1)),
+                Box::new(DisjunctionMaxQuery::with_tie_breaker(
+                    disjuncts,
+                    TIE_BREAKER,
+                )),
             ));
         }
         (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
     }
+}
+
+/// A word typo correction may choose.
+struct Candidate {
+    word: String,
+    first: Option<char>,
+    /// Index term: passages containing it; surface word: 1.
+    freq: u64,
+    letters: [u8; 32],
+}
+
+/// How often each letter occurs in a word ('a' to 'z' each, other characters in six shared
+/// bins, saturating), for a cheap lower bound of the edit distance between two words.
+fn letter_counts(word: &str) -> [u8; 32] {
+    let mut counts = [0u8; 32];
+    for c in word.chars() {
+        let bin = if c.is_ascii_lowercase() {
+            (c as u8 - b'a') as usize
+        } else {
+            26 + (c as usize) % 6
+        };
+        counts[bin] = counts[bin].saturating_add(1);
+    }
+    counts
+}
+
+/// The sum of the differences of two words' letter counts. An insertion or deletion changes
+/// it by one, a substitution by at most two, a transposition not at all (and sharing bins only
+/// lowers it), so a distance of `d` edits means a difference of at most `2d`.
+fn letter_difference(a: &[u8; 32], b: &[u8; 32]) -> usize {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| usize::from(x.abs_diff(y)))
+        .sum()
 }
 
 /// What query analysis needs to know about the indexed content.
@@ -398,9 +438,10 @@ pub struct QueryAnalyzer {
     /// Analysed term → number of passages containing it.
     doc_freq: HashMap<String, u64>,
     num_docs: u64,
-    /// Correction candidates by length in characters: (word, is_surface, frequency). Surface
-    /// words come from the synonyms (brand names, abbreviations); the rest are index terms.
-    by_len: Vec<Vec<(String, bool, u64)>>,
+    /// Correction candidates by length in characters: surface words (from the synonyms: brand
+    /// names, abbreviations), then index terms.
+    surface_by_len: Vec<Vec<Candidate>>,
+    terms_by_len: Vec<Vec<Candidate>>,
     synonym_words: HashSet<String>,
     /// Common English words with their frequency rank (0 = most frequent).
     english: HashMap<&'static str, usize>,
@@ -418,23 +459,31 @@ impl QueryAnalyzer {
         num_docs: u64,
     ) -> Self {
         let synonym_words: HashSet<String> = synonyms.vocabulary().map(String::from).collect();
-        let mut by_len: Vec<Vec<(String, bool, u64)>> = Vec::new();
-        let mut push = |w: &str, surface: bool, freq: u64| {
-            let n = w.chars().count();
-            if n < 3 || w.chars().any(|c| c.is_ascii_digit()) {
-                return;
+        let by_len = |words: &mut dyn Iterator<Item = (&str, u64)>| {
+            let mut by_len: Vec<Vec<Candidate>> = Vec::new();
+            for (w, freq) in words {
+                let n = w.chars().count();
+                if n < 3 || w.chars().any(|c| c.is_ascii_digit()) {
+                    continue;
+                }
+                if by_len.len() <= n {
+                    by_len.resize_with(n + 1, Vec::new);
+                }
+                by_len[n].push(Candidate {
+                    word: w.to_string(),
+                    first: w.chars().next(),
+                    freq,
+                    letters: letter_counts(w),
+                });
             }
-            if by_len.len() <= n {
-                by_len.resize_with(n + 1, Vec::new);
+            // a fixed order, so that of two equally good corrections the same one always wins
+            for bucket in &mut by_len {
+                bucket.sort_by(|a, b| a.word.cmp(&b.word));
             }
-            by_len[n].push((w.to_string(), surface, freq));
+            by_len
         };
-        for w in &synonym_words {
-            push(w, true, 1);
-        }
-        for (t, &df) in &doc_freq {
-            push(t, false, df);
-        }
+        let surface_by_len = by_len(&mut synonym_words.iter().map(|w| (w.as_str(), 1)));
+        let terms_by_len = by_len(&mut doc_freq.iter().map(|(t, &df)| (t.as_str(), df)));
         let english = ENGLISH_WORDS
             .lines()
             .filter(|l| !l.starts_with('#'))
@@ -446,7 +495,8 @@ impl QueryAnalyzer {
             synonyms,
             doc_freq,
             num_docs,
-            by_len,
+            surface_by_len,
+            terms_by_len,
             synonym_words,
             english,
         }
@@ -487,26 +537,33 @@ impl QueryAnalyzer {
         let stem = self.analyse(word).into_iter().next().unwrap_or_default();
         let mut best: Option<(usize, u64, &str, bool)> = None;
         for surface in [true, false] {
-            let probe = if surface { word } else { stem.as_str() };
+            let (probe, by_len) = if surface {
+                (word, &self.surface_by_len)
+            } else {
+                (stem.as_str(), &self.terms_by_len)
+            };
             let len = probe.chars().count();
             let max = if len <= 6 { 1 } else { 2 };
+            let first = probe.chars().next();
+            let letters = letter_counts(probe);
             for n in len.saturating_sub(max)..=len + max {
-                for (cand, is_surface, freq) in self.by_len.get(n).into_iter().flatten() {
-                    if *is_surface != surface {
+                for cand in by_len.get(n).into_iter().flatten() {
+                    // two edits only when the first letter agrees
+                    let limit = if cand.first == first { max } else { max.min(1) };
+                    // each edit changes the letter counts by at most two: most of the
+                    // vocabulary is ruled out here, without computing a distance
+                    if letter_difference(&letters, &cand.letters) > 2 * limit {
                         continue;
                     }
-                    let Some(d) = edit_distance(probe, cand, max) else {
+                    let Some(d) = edit_distance(probe, &cand.word, limit) else {
                         continue;
                     };
-                    if d == 2 && probe.chars().next() != cand.chars().next() {
-                        continue;
-                    }
                     let better = match best {
                         None => true,
-                        Some((bd, bf, _, _)) => d < bd || (d == bd && *freq > bf),
+                        Some((bd, bf, _, _)) => d < bd || (d == bd && cand.freq > bf),
                     };
                     if better {
-                        best = Some((d, *freq, cand, surface));
+                        best = Some((d, cand.freq, &cand.word, surface));
                     }
                 }
             }
@@ -645,5 +702,98 @@ impl QueryAnalyzer {
             weight,
             known,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::analyzer;
+
+    /// `correct` without the letter-count filter: every candidate in the same order.
+    fn correct_slowly(qa: &QueryAnalyzer, word: &str) -> Option<(String, bool)> {
+        if word.chars().count() < 4
+            || !word.chars().all(char::is_alphabetic)
+            || qa.english.contains_key(word)
+        {
+            return None;
+        }
+        let stem = qa.analyse(word).into_iter().next().unwrap_or_default();
+        let mut best: Option<(usize, u64, String, bool)> = None;
+        for (surface, by_len) in [(true, &qa.surface_by_len), (false, &qa.terms_by_len)] {
+            let probe = if surface { word } else { stem.as_str() };
+            let len = probe.chars().count();
+            let max = if len <= 6 { 1 } else { 2 };
+            for n in len.saturating_sub(max)..=len + max {
+                for cand in by_len.get(n).into_iter().flatten() {
+                    let Some(d) = edit_distance(probe, &cand.word, max) else {
+                        continue;
+                    };
+                    if d == 2 && probe.chars().next() != cand.word.chars().next() {
+                        continue;
+                    }
+                    let better = match &best {
+                        None => true,
+                        Some((bd, bf, _, _)) => d < *bd || (d == *bd && cand.freq > *bf),
+                    };
+                    if better {
+                        best = Some((d, cand.freq, cand.word.clone(), surface));
+                    }
+                }
+            }
+        }
+        best.map(|(_, _, w, s)| (w, s))
+    }
+
+    #[test]
+    fn letter_counts_never_rule_out_a_correction() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::synth::write_guides(dir.path(), 2000, 3).expect("generate");
+        let content = crate::content::load(dir.path()).expect("content");
+        let mut a = analyzer();
+        let mut doc_freq: HashMap<String, u64> = HashMap::new();
+        for (_, p) in content.passages() {
+            let mut terms = terms_of(&mut a, &p.body);
+            terms.extend(terms_of(&mut a, &p.title));
+            terms.sort();
+            terms.dedup();
+            for t in terms {
+                *doc_freq.entry(t).or_default() += 1;
+            }
+        }
+        let qa = QueryAnalyzer::new(
+            analyzer(),
+            content.synonyms.clone(),
+            doc_freq,
+            content.passages().count() as u64,
+        );
+        let mut corrected = 0;
+        for typo in [
+            "imunotherapy",
+            "chemoterapy",
+            "keytrda",
+            "pembrolizumb",
+            "fatige",
+            "nausia",
+            "neuropaty",
+            "radiotherpy",
+            "biospy",
+            "oncologst",
+            "diarhea",
+            "insomina",
+            "caregiverz",
+            "palliatve",
+            "appetit",
+            "tumour",
+            "zelotinib",
+            "ultrasund",
+            "xyzzyq",
+            "opdvo",
+        ] {
+            let fast = qa.correct(typo);
+            assert_eq!(fast, correct_slowly(&qa, typo), "{typo}");
+            corrected += usize::from(fast.is_some());
+        }
+        assert!(corrected >= 15, "{corrected} corrected");
     }
 }

@@ -1,17 +1,20 @@
 //! Answering queries from a built index: the passages that best match a question, each with
 //! how much of the question it covers.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, DocSet, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term,
+};
 
 use super::build::{open_index, IndexError, IndexMeta};
 use super::query::QueryAnalyzer;
-use super::{analyzer, terms_of, Analyzed, Fields};
+use super::topk::Plan;
+use super::{analyzer, Analyzed, Fields};
 use crate::content::Synonyms;
 
 /// How many candidates are scored for coverage before the best are kept.
@@ -109,40 +112,77 @@ impl SearchIndex {
     /// Analyses `text` and returns up to `limit` passages, best first.
     pub fn search(&self, text: &str, limit: usize) -> Result<SearchResult, tantivy::TantivyError> {
         let analyzed = self.analyzer.analyze(text);
-        let Some(query) = analyzed.to_query(&self.fields.boosted(), &self.fields.boosted()[..2])
-        else {
+        let boosted = self.fields.boosted();
+        let Some(plan) = Plan::new(&analyzed, &boosted, &boosted[..2]) else {
             return Ok(SearchResult {
                 analyzed,
                 hits: Vec::new(),
             });
         };
         let searcher = self.reader.searcher();
-        let top = searcher.search(
-            &query,
-            &TopDocs::with_limit(CANDIDATES.max(limit)).order_by_score(),
-        )?;
-        let mut tokenizer = analyzer();
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
+        let top = plan.top(&searcher, CANDIDATES.max(limit))?;
+        let terms = coverage_terms(&analyzed);
+        let present = self.terms_present(&searcher, &terms, &top)?;
+        let mut ranked: Vec<(f32, f32, DocAddress)> = top
+            .iter()
+            .zip(&present)
+            .map(|(&(score, address), present)| {
+                let coverage = analyzed.coverage(|t| {
+                    terms
+                        .iter()
+                        .position(|&x| x == t)
+                        .is_some_and(|i| present[i])
+                });
+                // a passage that answers more of the question beats one that repeats one word
+                // often
+                (score * (0.25 + coverage).powi(2), coverage, address)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        ranked.truncate(limit);
+        // only the passages returned are read from the store
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (score, coverage, address) in ranked {
             let doc: TantivyDocument = searcher.doc(address)?;
             let mut hit = self.hit(&doc, score);
-            let mut terms: HashSet<String> = HashSet::new();
-            for text in [&hit.title, &hit.body] {
-                terms.extend(terms_of(&mut tokenizer, text));
-            }
-            for field in [self.fields.questions, self.fields.keywords] {
-                for v in doc.get_all(field).filter_map(|v| v.as_str()) {
-                    terms.extend(terms_of(&mut tokenizer, v));
-                }
-            }
-            hit.coverage = analyzed.coverage(|t| terms.contains(t));
-            // a passage that answers more of the question beats one that repeats one word often
-            hit.score *= (0.25 + hit.coverage).powi(2);
+            hit.coverage = coverage;
             hits.push(hit);
         }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-        hits.truncate(limit);
         Ok(SearchResult { analyzed, hits })
+    }
+
+    /// For each document, which of `terms` it contains (in any searchable field), read from
+    /// the postings of the `all` field, which holds exactly the title, questions, keywords and
+    /// body: cheaper than analysing the stored text again.
+    fn terms_present(
+        &self,
+        searcher: &Searcher,
+        terms: &[&str],
+        docs: &[(f32, DocAddress)],
+    ) -> Result<Vec<Vec<bool>>, tantivy::TantivyError> {
+        let mut present = vec![vec![false; terms.len()]; docs.len()];
+        // by segment, in document order, as postings are read forwards
+        let mut order: Vec<usize> = (0..docs.len()).collect();
+        order.sort_by_key(|&i| docs[i].1);
+        for group in order.chunk_by(|&a, &b| docs[a].1.segment_ord == docs[b].1.segment_ord) {
+            let segment = searcher.segment_reader(docs[group[0]].1.segment_ord);
+            let inverted = segment.inverted_index(self.fields.all)?;
+            for (t, text) in terms.iter().enumerate() {
+                let term = Term::from_field_text(self.fields.all, text);
+                let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
+                else {
+                    continue;
+                };
+                for &i in group {
+                    let doc = docs[i].1.doc_id;
+                    if postings.doc() < doc {
+                        postings.seek(doc);
+                    }
+                    present[i][t] = postings.doc() == doc;
+                }
+            }
+        }
+        Ok(present)
     }
 
     fn hit(&self, doc: &TantivyDocument, score: f32) -> Hit {
@@ -209,6 +249,21 @@ impl SearchIndex {
     }
 }
 
+/// The distinct terms coverage asks about: those of every alternative of every concept.
+fn coverage_terms(analyzed: &Analyzed) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in &analyzed.concepts {
+        for a in &c.alternatives {
+            for t in &a.terms {
+                if !out.contains(&t.as_str()) {
+                    out.push(t);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Every analysed term of the index with the number of passages containing it.
 fn vocabulary(
     searcher: &Searcher,
@@ -225,4 +280,109 @@ fn vocabulary(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use tantivy::collector::TopDocs;
+
+    use super::*;
+    use crate::search::build_index;
+
+    /// The holdout questions and the generated content's questions, with a few that only
+    /// common words, typos or many synonyms make up.
+    fn questions() -> Vec<String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/quality/holdout.jsonl");
+        let text = std::fs::read_to_string(path).expect("holdout questions");
+        let mut out: Vec<String> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+                v["q"].as_str().expect("q").to_string()
+            })
+            .collect();
+        out.extend(crate::synth::QUESTIONS.iter().map(|q| q.to_string()));
+        out.extend(
+            [
+                "how what when why",
+                "cancer treatment therapy patients",
+                "keytruda opdivo pembrolizumab nivolumab immunotherapy chemo car-t",
+                "imunotherapy kemotherapy fatige",
+            ]
+            .map(String::from),
+        );
+        out
+    }
+
+    /// The scoring in `topk` must find the documents, in the order and with the scores,
+    /// that tantivy finds for `Analyzed::to_query`.
+    fn same_as_tantivy(content: &Path) {
+        let content = crate::content::load(content).expect("content loads");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (index, meta) = build_index(&content, dir.path()).expect("index builds");
+        let index = SearchIndex::new(index, meta).expect("index opens");
+        let searcher = index.reader.searcher();
+        let boosted = index.fields.boosted();
+        let mut compared = 0;
+        for q in questions() {
+            let analyzed = index.analyzer.analyze(&q);
+            let Some(query) = analyzed.to_query(&boosted, &boosted[..2]) else {
+                assert!(Plan::new(&analyzed, &boosted, &boosted[..2]).is_none());
+                continue;
+            };
+            let plan = Plan::new(&analyzed, &boosted, &boosted[..2]).expect("a plan");
+            for n in [1, 10] {
+                let expected = searcher
+                    .search(&query, &TopDocs::with_limit(n).order_by_score())
+                    .expect("tantivy search");
+                let got = plan.top(&searcher, n).expect("top");
+                let docs = |v: &[(f32, DocAddress)]| v.iter().map(|d| d.1).collect::<Vec<_>>();
+                assert_eq!(docs(&got), docs(&expected), "{q}");
+                for ((a, _), (b, _)) in got.iter().zip(&expected) {
+                    assert!((a - b).abs() <= 1e-5 * b.abs(), "{q}: {a} vs {b}");
+                }
+            }
+            // coverage from the postings of `all` = coverage from the stored text, analysed
+            let top = plan.top(&searcher, 10).expect("top");
+            let terms = coverage_terms(&analyzed);
+            let present = index
+                .terms_present(&searcher, &terms, &top)
+                .expect("terms present");
+            let mut tokenizer = analyzer();
+            for ((_, address), present) in top.iter().zip(&present) {
+                let doc: TantivyDocument = searcher.doc(*address).expect("doc");
+                let mut stored = std::collections::HashSet::new();
+                for field in [
+                    index.fields.title,
+                    index.fields.body,
+                    index.fields.questions,
+                    index.fields.keywords,
+                ] {
+                    for v in doc.get_all(field).filter_map(|v| v.as_str()) {
+                        stored.extend(crate::search::terms_of(&mut tokenizer, v));
+                    }
+                }
+                for (t, p) in terms.iter().zip(present) {
+                    assert_eq!(stored.contains(*t), *p, "{q}: {t}");
+                }
+            }
+            compared += 1;
+        }
+        assert!(compared > 50, "only {compared} questions searched");
+    }
+
+    #[test]
+    fn top_documents_match_tantivy_on_the_shipped_content() {
+        same_as_tantivy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("faq"));
+    }
+
+    #[test]
+    fn top_documents_match_tantivy_on_generated_content() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::synth::write_guides(dir.path(), 3000, 5).expect("generate");
+        same_as_tantivy(dir.path());
+    }
 }
