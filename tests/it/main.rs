@@ -15,6 +15,7 @@ mod fake_api;
 mod fake_api_selftest;
 mod helpers;
 mod index;
+mod load;
 mod quality;
 mod search;
 mod tg_html;
