@@ -254,6 +254,10 @@ struct St {
     commands: HashMap<String, Value>,
     sent_messages: Vec<SentMessage>,
     created: Vec<(i64, Instant, &'static str)>,
+    /// When each update was first handed out in a `getUpdates` answer, by update id.
+    delivered: HashMap<i64, Instant>,
+    /// When each `getUpdates` request arrived, in arrival order.
+    poll_arrivals: Vec<Instant>,
 }
 
 #[derive(Default)]
@@ -736,6 +740,29 @@ impl FakeTelegram {
     /// The `offset` each `getUpdates` call carried, in arrival order.
     pub fn get_updates_offsets(&self) -> Vec<Option<i64>> {
         self.lock().offsets.clone()
+    }
+
+    /// When each update was first handed out in a `getUpdates` answer (taken just before the
+    /// answer is written), by update id; updates never delivered are absent. For latency
+    /// measurements: pair with [`SentMessage::at`].
+    pub fn delivery_times(&self) -> HashMap<i64, Instant> {
+        self.lock().delivered.clone()
+    }
+
+    /// When each `getUpdates` request arrived, in arrival order (also while it is still
+    /// waiting, unlike [`FakeTelegram::calls`], which records a call once it is answered).
+    pub fn get_updates_arrivals(&self) -> Vec<Instant> {
+        self.lock().poll_arrivals.clone()
+    }
+
+    /// How many distinct updates have been handed out by `getUpdates` so far (cheap: no copy).
+    pub fn delivered_count(&self) -> usize {
+        self.lock().delivered.len()
+    }
+
+    /// How many successful `sendMessage` calls the fake has answered so far (cheap: no copy).
+    pub fn sent_message_count(&self) -> usize {
+        self.lock().sent_messages.len()
     }
 
     // ---- chats ---------------------------------------------------------------------------
@@ -2205,6 +2232,7 @@ async fn get_updates(inner: &Arc<Inner>, p: &Value) -> Result<String, ApiError> 
     let (generation, wait) = {
         let mut st = inner.lock();
         st.offsets.push(offset);
+        st.poll_arrivals.push(Instant::now());
         if !st.webhook_url.is_empty() {
             return Err(err(
                 409,
@@ -2256,11 +2284,17 @@ async fn get_updates(inner: &Arc<Inner>, p: &Value) -> Result<String, ApiError> 
             st.queue
                 .retain(|u| deliverable(u.kind.as_deref(), allowed.as_deref()));
             if !st.queue.is_empty() || tokio::time::Instant::now() >= deadline {
-                let items: Vec<&str> = st
-                    .queue
+                let now = Instant::now();
+                let St {
+                    queue, delivered, ..
+                } = &mut *st;
+                let items: Vec<&str> = queue
                     .iter()
                     .take(limit)
-                    .map(|u| u.json.as_str())
+                    .map(|u| {
+                        delivered.entry(u.id).or_insert(now);
+                        u.json.as_str()
+                    })
                     .collect();
                 return Ok(format!("[{}]", items.join(",")));
             }

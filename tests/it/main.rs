@@ -18,6 +18,7 @@ mod faults;
 mod fuzz_regressions;
 mod helpers;
 mod index;
+mod load;
 mod ops;
 mod privacy;
 mod props;
