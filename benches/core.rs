@@ -42,7 +42,10 @@ fn parse(c: &mut Criterion) {
 fn build(c: &mut Criterion) {
     let content = common::load(&common::shipped_content());
     let mut group = c.benchmark_group("index/build");
+    // each build commits to disk: tens of milliseconds
+    group.sampling_mode(criterion::SamplingMode::Flat);
     group.sample_size(20);
+    group.measurement_time(std::time::Duration::from_secs(10));
     group.bench_function("shipped", |b| {
         b.iter_batched(
             || common::tempdir("faqbot-bench-build-"),

@@ -22,6 +22,8 @@ fn large(c: &mut Criterion) {
         {
             let bench = common::Bench::new(content_dir.path());
             let mut group = c.benchmark_group("large/reply");
+            // about 1 ms per reply at the largest size: 100 samples need more than the default
+            group.measurement_time(Duration::from_secs(10));
             let mut next = 0usize;
             group.bench_function(BenchmarkId::from_parameter(passages), |b| {
                 b.iter(|| {
@@ -36,11 +38,9 @@ fn large(c: &mut Criterion) {
         let mut group = c.benchmark_group("large/build");
         group.sampling_mode(SamplingMode::Flat);
         group.sample_size(10);
-        if passages >= 10_000 {
-            // one build per sample: the measurement is long anyway, and more would not fit
-            group.warm_up_time(Duration::from_millis(1));
-            group.measurement_time(Duration::from_secs(1));
-        }
+        // one build per sample (about 0.1 s per 1,000 passages): more would not fit the time
+        group.warm_up_time(Duration::from_millis(1));
+        group.measurement_time(Duration::from_secs(passages as u64 / 1_000 + 1));
         group.bench_function(BenchmarkId::from_parameter(passages), |b| {
             b.iter_batched(
                 || common::tempdir("faqbot-bench-build-"),
@@ -56,6 +56,7 @@ fn large(c: &mut Criterion) {
         let mut group = c.benchmark_group("large/parse");
         group.sampling_mode(SamplingMode::Flat);
         group.sample_size(10);
+        group.measurement_time(Duration::from_secs(passages as u64 / 10_000 + 5));
         group.bench_function(BenchmarkId::from_parameter(passages), |b| {
             b.iter(|| black_box(common::load(content_dir.path())))
         });

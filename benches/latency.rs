@@ -4,6 +4,10 @@
 //! content size as a markdown table, with the content's parse, index build and index open
 //! times.
 //!
+//! Each reply is timed twice: by the wall clock (what a caregiver waits, including time the
+//! thread spent descheduled while other processes ran) and by the thread's CPU clock (the work
+//! the reply took, which other processes on a busy machine do not inflate).
+//!
 //! `cargo bench --bench latency` (sizes: `BENCH_SIZES=1000,100000`; timings per question:
 //! `BENCH_ROUNDS=200`; `BENCH_SIZES=0` measures the shipped content only)
 
@@ -24,10 +28,24 @@ struct Row {
     median: Duration,
     p99: Duration,
     max: Duration,
+    cpu_median: Duration,
+    cpu_p99: Duration,
     slowest_question: (Duration, String),
     parse: Duration,
     build: Duration,
     open: Duration,
+}
+
+/// The CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `ts`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// The value below which `q` of the sorted samples lie (nearest rank).
@@ -58,13 +76,17 @@ fn measure(label: &str, content_dir: &Path, questions: &[String], rounds: usize)
         black_box(engine.answer(q));
     }
     let mut per_question: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); questions.len()];
+    let mut cpu: Vec<Duration> = Vec::with_capacity(rounds * questions.len());
     for _ in 0..rounds {
         for (q, samples) in questions.iter().zip(per_question.iter_mut()) {
+            let cpu_start = thread_cpu();
             let start = Instant::now();
             black_box(engine.answer(black_box(q)));
             samples.push(start.elapsed());
+            cpu.push(thread_cpu().saturating_sub(cpu_start));
         }
     }
+    cpu.sort();
     let mut slowest_question = (Duration::ZERO, String::new());
     for (q, samples) in questions.iter().zip(per_question.iter_mut()) {
         samples.sort();
@@ -83,14 +105,16 @@ fn measure(label: &str, content_dir: &Path, questions: &[String], rounds: usize)
         median: percentile(&all, 0.5),
         p99: percentile(&all, 0.99),
         max: *all.last().unwrap_or(&Duration::ZERO),
+        cpu_median: percentile(&cpu, 0.5),
+        cpu_p99: percentile(&cpu, 0.99),
         slowest_question,
         parse,
         build,
         open,
     };
     eprintln!(
-        "{label}: {passages} passages, median {:?}, p99 {:?}, build {:?}",
-        row.median, row.p99, row.build
+        "{label}: {passages} passages, median {:?}, p99 {:?} (CPU {:?}, {:?}), build {:?}",
+        row.median, row.p99, row.cpu_median, row.cpu_p99, row.build
     );
     row
 }
@@ -140,11 +164,11 @@ fn main() {
     }
 
     println!();
-    println!("| content | passages | questions × rounds | reply median | reply p99 | reply max | slowest question (median) | parse | index build | index open |");
-    println!("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    println!("| content | passages | questions × rounds | reply median | reply p99 | reply max | CPU median | CPU p99 | slowest question (median) | parse | index build | index open |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {} | {} × {} | {} | {} | {} | {} \"{}\" | {} | {} | {} |",
+            "| {} | {} | {} × {} | {} | {} | {} | {} | {} | {} \"{}\" | {} | {} | {} |",
             r.content,
             r.passages,
             r.questions,
@@ -152,6 +176,8 @@ fn main() {
             us(r.median),
             us(r.p99),
             us(r.max),
+            us(r.cpu_median),
+            us(r.cpu_p99),
             us(r.slowest_question.0),
             r.slowest_question.1,
             secs(r.parse),

@@ -479,7 +479,7 @@ const SENTENCES: &[&str] = &[
     "For {C}, the {X} helps decide between {T} and {T}.",
     "Not every patient can receive {D}; it depends on the {X} and general health.",
     "Families sometimes ask whether {T} is worth it; {P} can explain the likely benefit and burden.",
-    "In {N} out of ten cases, {S} settles within a few weeks.",
+    "In most cases, {S} settles within {N} weeks.",
     "{G} may qualify for a trial of {R} if the {X} shows a matching marker.",
 ];
 
@@ -613,42 +613,56 @@ impl Vocabulary {
     /// Fills a template's slots. Topic slots keep to the passage's topic two times in three.
     fn fill(&self, template: &str, topic: &Topic, rng: &mut SplitMix64) -> String {
         let mut out = String::with_capacity(template.len() + 40);
+        let mut used: Vec<String> = Vec::new();
         let mut rest = template;
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
             let close = open + rest[open..].find('}').unwrap_or(0);
             let slot = &rest[open + 1..close];
-            let on_topic = rng.chance(67);
-            let word: String = match slot {
-                "T" if on_topic => topic.treatment.clone(),
-                "T" => self.treatments.pick(rng).to_string(),
-                "D" if on_topic => topic.drug.clone(),
-                "D" if rng.chance(20) => self.rare.pick(rng).to_string(),
-                "D" => self.drugs.pick(rng).to_string(),
-                "S" if on_topic => topic.symptom.clone(),
-                "S" => self.symptoms.pick(rng).to_string(),
-                "C" if on_topic => topic.cancer.clone(),
-                "C" => self.cancers.pick(rng).to_string(),
-                "X" if on_topic => topic.test.clone(),
-                "X" => self.tests.pick(rng).to_string(),
-                "R" if on_topic => topic.rare.clone(),
-                "R" => self.rare.pick(rng).to_string(),
-                "P" => self.people.pick(rng).to_string(),
-                "G" => self.groups.pick(rng).to_string(),
-                "K" => self.tasks.pick(rng).to_string(),
-                "F" => self.feelings.pick(rng).to_string(),
-                "W" => self.times.pick(rng).to_string(),
-                "L" => self.places.pick(rng).to_string(),
-                "O" => self.organs.pick(rng).to_string(),
-                "N" => rng.range(2, 6).to_string(),
-                "rel" => RELATIVES[rng.below(RELATIVES.len())].to_string(),
-                other => other.to_string(),
-            };
+            // the same word twice in a sentence ("fatigue and fatigue") reads wrong: the topic
+            // word only once, then fresh draws
+            let mut word = self.slot(slot, topic, rng.chance(67), rng);
+            for _ in 0..3 {
+                if !used.contains(&word) {
+                    break;
+                }
+                word = self.slot(slot, topic, false, rng);
+            }
             out.push_str(&word);
+            used.push(word);
             rest = &rest[close + 1..];
         }
         out.push_str(rest);
         out
+    }
+
+    /// A word for one template slot.
+    fn slot(&self, slot: &str, topic: &Topic, on_topic: bool, rng: &mut SplitMix64) -> String {
+        match slot {
+            "T" if on_topic => topic.treatment.clone(),
+            "T" => self.treatments.pick(rng).to_string(),
+            "D" if on_topic => topic.drug.clone(),
+            "D" if rng.chance(20) => self.rare.pick(rng).to_string(),
+            "D" => self.drugs.pick(rng).to_string(),
+            "S" if on_topic => topic.symptom.clone(),
+            "S" => self.symptoms.pick(rng).to_string(),
+            "C" if on_topic => topic.cancer.clone(),
+            "C" => self.cancers.pick(rng).to_string(),
+            "X" if on_topic => topic.test.clone(),
+            "X" => self.tests.pick(rng).to_string(),
+            "R" if on_topic => topic.rare.clone(),
+            "R" => self.rare.pick(rng).to_string(),
+            "P" => self.people.pick(rng).to_string(),
+            "G" => self.groups.pick(rng).to_string(),
+            "K" => self.tasks.pick(rng).to_string(),
+            "F" => self.feelings.pick(rng).to_string(),
+            "W" => self.times.pick(rng).to_string(),
+            "L" => self.places.pick(rng).to_string(),
+            "O" => self.organs.pick(rng).to_string(),
+            "N" => rng.range(2, 6).to_string(),
+            "rel" => RELATIVES[rng.below(RELATIVES.len())].to_string(),
+            other => other.to_string(),
+        }
     }
 }
 
@@ -723,10 +737,15 @@ fn passage(out: &mut String, vocab: &Vocabulary, faq: bool, number: usize, rng: 
             words += lead.split_whitespace().count();
             out.push_str(&lead);
             out.push_str("\n\n");
+            let mut items: Vec<String> = Vec::new();
             for _ in 0..rng.range(2, 4) {
                 let item = vocab.fill(LIST_ITEMS[rng.below(LIST_ITEMS.len())], &topic, rng);
+                if items.contains(&item) {
+                    continue;
+                }
                 words += item.split_whitespace().count() + 1;
                 let _ = writeln!(out, "- {}", capitalized(&item));
+                items.push(item);
             }
             out.push('\n');
             continue;

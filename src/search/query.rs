@@ -443,6 +443,8 @@ pub struct QueryAnalyzer {
     surface_by_len: Vec<Vec<Candidate>>,
     terms_by_len: Vec<Vec<Candidate>>,
     synonym_words: HashSet<String>,
+    /// [`STOPWORDS`], for lookups on every word of every question.
+    stopwords: HashSet<&'static str>,
     /// Common English words with their frequency rank (0 = most frequent).
     english: HashMap<&'static str, usize>,
 }
@@ -498,6 +500,7 @@ impl QueryAnalyzer {
             surface_by_len,
             terms_by_len,
             synonym_words,
+            stopwords: STOPWORDS.iter().copied().collect(),
             english,
         }
     }
@@ -512,6 +515,11 @@ impl QueryAnalyzer {
     fn analyse(&self, text: &str) -> Vec<String> {
         let mut analyzer = self.analyzer.clone();
         terms_of(&mut analyzer, text)
+    }
+
+    /// Whether a (lower-cased) word carries no search meaning: [`stopword`], faster.
+    pub fn is_stopword(&self, word: &str) -> bool {
+        self.stopwords.contains(word)
     }
 
     /// Whether a word is known as it is: a synonym term, or its analysed form is indexed.
@@ -598,7 +606,7 @@ impl QueryAnalyzer {
         // `fixed[i]` is the analysed term when a word was corrected to an index term directly
         let mut fixed: Vec<Option<String>> = vec![None; typed.len()];
         for (i, w) in typed.iter_mut().enumerate() {
-            if stopword(w) || self.is_known(w) {
+            if self.stopwords.contains(w.as_str()) || self.is_known(w) {
                 continue;
             }
             if let Some((c, surface)) = self.correct(w) {
@@ -614,7 +622,7 @@ impl QueryAnalyzer {
         let alternative = |qa: &QueryAnalyzer, words: &[String], boost: f32| Alternative {
             terms: words
                 .iter()
-                .filter(|w| !stopword(w))
+                .filter(|w| !qa.stopwords.contains(w.as_str()))
                 .flat_map(|w| qa.analyse(w))
                 .collect(),
             boost,
@@ -645,7 +653,7 @@ impl QueryAnalyzer {
                 };
                 out.hints.extend(self.analyse(word));
             }
-            if covered[i] || stopword(w) {
+            if covered[i] || self.stopwords.contains(w.as_str()) {
                 continue;
             }
             let terms = match &fixed[i] {

@@ -100,7 +100,7 @@ impl SearchIndex {
     /// Whether a lower-cased word belongs to the content's vocabulary (as written, as a synonym
     /// term, or by its analysed form).
     pub fn knows_word(&self, word: &str) -> bool {
-        crate::search::stopword(word) || self.analyzer.is_known(word)
+        self.analyzer.is_stopword(word) || self.analyzer.is_known(word)
     }
 
     /// Whether a lower-cased word is English as far as the guide and a list of common English

@@ -14,6 +14,8 @@
 //! top documents with the same scores (per-term BM25 is computed as tantivy computes it; only
 //! the order of summation may differ, by a rounding error).
 
+use std::collections::HashMap;
+
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::postings::{Postings, SegmentPostings, TermInfo};
 use tantivy::schema::{Field, IndexRecordOption};
@@ -59,26 +61,30 @@ pub(crate) struct Plan {
 impl Plan {
     /// The plan for `analyzed` over boosted fields; `None` when nothing can match (as
     /// [`Analyzed::to_query`]).
-    pub(crate) fn new(
-        analyzed: &Analyzed,
+    pub(crate) fn new<'a>(
+        analyzed: &'a Analyzed,
         fields: &[(Field, Score)],
         hint_fields: &[(Field, Score)],
     ) -> Option<Plan> {
         if analyzed.concepts.iter().all(|c| !c.known) {
             return None;
         }
-        let mut plan = Plan {
-            lists: Vec::new(),
-            bound: Vec::new(),
-            clauses: Vec::new(),
+        let mut lists: Vec<Term> = Vec::new();
+        let mut known: HashMap<(Field, &str), usize> = HashMap::new();
+        let mut list = |field: Field, text: &'a str| {
+            *known.entry((field, text)).or_insert_with(|| {
+                lists.push(Term::from_field_text(field, text));
+                lists.len() - 1
+            })
         };
+        let mut clauses = Vec::new();
         for t in &analyzed.hints {
             for &(field, boost) in hint_fields {
                 let entry = Entry {
-                    list: plan.list(field, t),
+                    list: list(field, t),
                     boost: boost * HINT_BOOST,
                 };
-                plan.clauses.push(Clause::Hint(entry));
+                clauses.push(Clause::Hint(entry));
             }
         }
         for c in analyzed.concepts.iter().filter(|c| c.known) {
@@ -86,11 +92,11 @@ impl Plan {
                 .alternatives
                 .iter()
                 .map(|alt| {
-                    let mut entries = Vec::new();
+                    let mut entries = Vec::with_capacity(alt.terms.len() * fields.len());
                     for t in &alt.terms {
                         for &(field, boost) in fields {
                             entries.push(Entry {
-                                list: plan.list(field, t),
+                                list: list(field, t),
                                 boost: boost * alt.boost,
                             });
                         }
@@ -98,46 +104,49 @@ impl Plan {
                     entries
                 })
                 .collect();
-            plan.clauses.push(Clause::Concept(alternatives));
+            clauses.push(Clause::Concept(alternatives));
         }
-        plan.bound = vec![0.0; plan.lists.len()];
-        for clause in &plan.clauses {
+        let mut bound = vec![0.0; lists.len()];
+        for clause in &clauses {
             match clause {
-                Clause::Hint(e) => plan.bound[e.list] += e.boost,
+                Clause::Hint(e) => bound[e.list] += e.boost,
                 Clause::Concept(alts) => {
                     // dis-max = (1 - t)·max + t·sum over alternatives; an alternative's score is
                     // a sum over its lists, so per list: (1 - t)·(largest boost any alternative
-                    // gives it) + t·(sum of its boosts over alternatives) bounds it
-                    let mut max = vec![0.0f32; plan.lists.len()];
-                    let mut sum = vec![0.0f32; plan.lists.len()];
+                    // gives it) + t·(sum of its boosts over alternatives) bounds it.
+                    // (list, max, sum) for the concept's lists; (list, boost) per alternative
+                    let mut per_concept: Vec<(usize, Score, Score)> = Vec::new();
+                    let mut per_alt: Vec<(usize, Score)> = Vec::new();
                     for alt in alts {
-                        let mut per_alt = vec![0.0f32; plan.lists.len()];
+                        per_alt.clear();
                         for e in alt {
-                            per_alt[e.list] += e.boost;
+                            match per_alt.iter_mut().find(|(l, _)| *l == e.list) {
+                                Some((_, b)) => *b += e.boost,
+                                None => per_alt.push((e.list, e.boost)),
+                            }
                         }
-                        for (l, b) in per_alt.into_iter().enumerate() {
-                            max[l] = max[l].max(b);
-                            sum[l] += b;
+                        for &(l, b) in &per_alt {
+                            match per_concept.iter_mut().find(|(x, _, _)| *x == l) {
+                                Some((_, max, sum)) => {
+                                    *max = max.max(b);
+                                    *sum += b;
+                                }
+                                None => per_concept.push((l, b, b)),
+                            }
                         }
                     }
-                    for l in 0..plan.lists.len() {
-                        plan.bound[l] += (1.0 - TIE_BREAKER) * max[l] + TIE_BREAKER * sum[l];
+                    for (l, max, sum) in per_concept {
+                        bound[l] += (1.0 - TIE_BREAKER) * max + TIE_BREAKER * sum;
                     }
                 }
             }
         }
+        let plan = Plan {
+            lists,
+            bound,
+            clauses,
+        };
         Some(plan)
-    }
-
-    fn list(&mut self, field: Field, text: &str) -> usize {
-        let term = Term::from_field_text(field, text);
-        match self.lists.iter().position(|t| *t == term) {
-            Some(i) => i,
-            None => {
-                self.lists.push(term);
-                self.lists.len() - 1
-            }
-        }
     }
 
     /// The `n` best documents with their scores, best first; ties go to the earlier document,
@@ -300,14 +309,20 @@ impl Scoring<'_> {
         if cursors.is_empty() {
             return Ok(());
         }
-        // lists by what they can add, smallest first; prefix[i] = what the first i can add
-        cursors.sort_by(|a, b| self.upper[a.list].total_cmp(&self.upper[b.list]));
-        let mut prefix = Vec::with_capacity(cursors.len() + 1);
+        // lists by what they can add, smallest first (`order[rank]` is a cursor);
+        // prefix[rank] = what the lists ranked below it can add together. The current
+        // documents are kept apart from the cursors, which are large, so that finding the next
+        // document touches little memory.
+        let mut order: Vec<usize> = (0..cursors.len()).collect();
+        order.sort_by(|&a, &b| self.upper[cursors[a].list].total_cmp(&self.upper[cursors[b].list]));
+        let upper: Vec<Score> = order.iter().map(|&c| self.upper[cursors[c].list]).collect();
+        let mut prefix = Vec::with_capacity(order.len() + 1);
         prefix.push(0.0f32);
-        for c in &cursors {
-            prefix.push(prefix[prefix.len() - 1] + self.upper[c.list]);
+        for u in &upper {
+            prefix.push(prefix[prefix.len() - 1] + u);
         }
-        // the lists before `essential` cannot lift a document above the threshold by
+        let mut current: Vec<DocId> = order.iter().map(|&c| cursors[c].postings.doc()).collect();
+        // the lists ranked below `essential` cannot lift a document above the threshold by
         // themselves: documents are only taken from the others
         let essential_from = |threshold: Score| {
             prefix
@@ -315,50 +330,56 @@ impl Scoring<'_> {
                 .rposition(|&p| p * MARGIN <= threshold)
                 .unwrap_or(0)
         };
-        let mut essential = essential_from(top.threshold());
+        let mut threshold = top.threshold();
+        let mut essential = essential_from(threshold);
         let alive = segment.alive_bitset();
         // term-frequency factor of each list at the current document, valid where seen == doc
         let mut tf = vec![0.0f32; lists];
         let mut seen = vec![TERMINATED; lists];
         // once no list is essential, no document left can enter
-        while essential < cursors.len() {
-            let doc: DocId = cursors[essential..]
+        while essential < order.len() {
+            let doc: DocId = current[essential..]
                 .iter()
-                .map(|c| c.postings.doc())
+                .copied()
                 .min()
                 .unwrap_or(TERMINATED);
             if doc == TERMINATED {
                 break;
             }
-            let mut bound = 0.0f32;
-            for c in &cursors[essential..] {
-                if c.postings.doc() == doc {
-                    let f = self.tf_factor(c, doc);
-                    tf[c.list] = f;
-                    seen[c.list] = doc;
-                    bound += self.upper[c.list] * f;
-                }
-            }
-            let threshold = top.threshold();
+            // first with the lists' upper bounds alone, which needs no postings data
+            let mut bound: Score = (essential..order.len())
+                .filter(|&r| current[r] == doc)
+                .map(|r| upper[r])
+                .sum();
             let deleted = alive.is_some_and(|a| a.is_deleted(doc));
             if !deleted && (bound + prefix[essential]) * MARGIN > threshold {
-                // probe the other lists, most telling first, while the document can still
-                // make it
-                let mut complete = true;
-                for i in (0..essential).rev() {
-                    if (bound + prefix[i + 1]) * MARGIN <= threshold {
-                        complete = false;
-                        break;
-                    }
-                    let c = &mut cursors[i];
-                    if c.postings.doc() < doc {
-                        c.postings.seek(doc);
-                    }
-                    if c.postings.doc() == doc {
+                bound = 0.0;
+                for r in essential..order.len() {
+                    if current[r] == doc {
+                        let c = &cursors[order[r]];
                         let f = self.tf_factor(c, doc);
                         tf[c.list] = f;
                         seen[c.list] = doc;
-                        bound += self.upper[c.list] * f;
+                        bound += upper[r] * f;
+                    }
+                }
+                // probe the other lists, most telling first, while the document can still
+                // make it
+                let mut complete = true;
+                for r in (0..essential).rev() {
+                    if (bound + prefix[r + 1]) * MARGIN <= threshold {
+                        complete = false;
+                        break;
+                    }
+                    let c = &mut cursors[order[r]];
+                    if current[r] < doc {
+                        current[r] = c.postings.seek(doc);
+                    }
+                    if current[r] == doc {
+                        let f = self.tf_factor(c, doc);
+                        tf[c.list] = f;
+                        seen[c.list] = doc;
+                        bound += upper[r] * f;
                     }
                 }
                 if complete && bound * MARGIN > threshold {
@@ -366,12 +387,15 @@ impl Scoring<'_> {
                     top.push(score, DocAddress::new(ord, doc));
                 }
             }
-            for c in &mut cursors[essential..] {
-                if c.postings.doc() == doc {
-                    c.postings.advance();
+            for r in essential..order.len() {
+                if current[r] == doc {
+                    current[r] = cursors[order[r]].postings.advance();
                 }
             }
-            essential = essential.max(essential_from(top.threshold()));
+            if top.threshold() != threshold {
+                threshold = top.threshold();
+                essential = essential.max(essential_from(threshold));
+            }
         }
         Ok(())
     }
