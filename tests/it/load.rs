@@ -376,6 +376,18 @@ fn proc_status_kb(pid: &str, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the fields after the command name, which is in parentheses and may hold spaces
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let out = Command::new("getconf").arg("CLK_TCK").output().ok()?;
+    let ticks: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    Some((utime + stime) as f64 / ticks as f64)
+}
+
 fn mib(kb: Option<u64>) -> String {
     kb.map_or("n/a".into(), |kb| format!("{:.1} MiB", kb as f64 / 1024.0))
 }
@@ -674,11 +686,14 @@ fn load_child_rss_and_startup() {
         .collect();
     let child = spawn_run(&home, &fake, &extra, "load.log");
     let pid = child.id().to_string();
-    let idle_rss = {
+    let (idle_rss, cpu_start) = {
         fake.wait_until(Duration::from_secs(30), |f| f.delivered_count() > 0);
-        proc_status_kb(&pid, "VmRSS")
+        (proc_status_kb(&pid, "VmRSS"), cpu_seconds(&pid))
     };
+    let fake_cpu_start = cpu_seconds("self");
     let answered = wait_answers(&fake, UPDATES, RUN_LIMIT);
+    let cpu_end = cpu_seconds(&pid);
+    let fake_cpu_end = cpu_seconds("self");
     let hwm = proc_status_kb(&pid, "VmHWM");
     let rss_end = proc_status_kb(&pid, "VmRSS");
     assert!(
@@ -714,6 +729,36 @@ fn load_child_rss_and_startup() {
     );
     println!("| peak RSS (VmHWM) serving 10,000 updates | {} |", mib(hwm));
     println!("| RSS at the end of the load | {} |", mib(rss_end));
+    if let (Some(a), Some(b)) = (cpu_start, cpu_end) {
+        let per_update = (b - a) / UPDATES as f64;
+        println!(
+            "| bot CPU time (user + system) per update while serving the backlog | {:.3} ms |",
+            per_update * 1e3
+        );
+        println!(
+            "| implied capacity with 2 cores to itself (2 / CPU per update) | {:.0} updates/s |",
+            2.0 / per_update
+        );
+        println!(
+            "| bot CPU use during the run (cores busy on average) | {:.2} |",
+            (b - a) / measured.span.as_secs_f64()
+        );
+    }
+    if let (Some(a), Some(b)) = (fake_cpu_start, fake_cpu_end) {
+        println!(
+            "| CPU time of the test process (the fake Bot API) per update, same cores | {:.3} ms |",
+            (b - a) / UPDATES as f64 * 1e3
+        );
+    }
+    println!(
+        "| load average after the run (other work on this machine) | {} |",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }
 
 // ---- throttling on -------------------------------------------------------------------------
