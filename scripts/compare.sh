@@ -52,7 +52,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "== building faqbot (cargo build --release)"
 cargo build --release --quiet
-faqbot=$root/target/release/faqbot
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+faqbot=$target_dir/release/faqbot
 [[ -x $faqbot ]] || die "$faqbot was not built"
 
 # The index goes to a temporary folder: never the project's index/, which a running bot may use.

@@ -520,6 +520,7 @@ fn load_end_to_end_throttle_off() {
     // reset this process's peak RSS, so the number below is this test's (Linux 4.0+)
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let hwm_before = proc_status_kb("self", "VmHWM");
+    let rss_before = proc_status_kb("self", "VmRSS");
     let traffic = plan(UPDATES, CHATS, 10_000_001, 0x5eed_0001);
     let mut rows = Vec::new();
 
@@ -556,10 +557,12 @@ fn load_end_to_end_throttle_off() {
         println!("{}", r.row());
     }
     println!(
-        "\nPeak RSS of the test process (bot + fake Bot API + traffic, in-process): {} at the \
-         start{}, {} after the backlog run.",
+        "\nPeak RSS (VmHWM) of the test process, which holds the bot, the fake Bot API and the \
+         fake's full log of calls: {} at the start{} (VmRSS {}), {} after the backlog run. \
+         The bot's own number is the child's, in load_child_rss_and_startup.",
         mib(hwm_before),
-        if reset { " (peak reset)" } else { "" },
+        if reset { ", peak reset" } else { "" },
+        mib(rss_before),
         mib(hwm_after)
     );
 }
@@ -783,15 +786,22 @@ fn min_gap(sent: &[SentMessage], keep: impl Fn(i64) -> bool) -> Option<(i64, Dur
 }
 
 /// Most arrivals within any window `[t, t + window)`.
-fn window_max(mut times: Vec<Instant>, window: Duration) -> usize {
+fn window_max(times: Vec<Instant>, window: Duration) -> usize {
+    busiest_window(times, window).0
+}
+
+/// Most arrivals within any window `[t, t + window)`, and the first arrival of that window.
+fn busiest_window(mut times: Vec<Instant>, window: Duration) -> (usize, Option<Instant>) {
     times.sort();
-    let mut best = 0;
+    let mut best = (0, None);
     let mut start = 0;
     for end in 0..times.len() {
         while times[end].duration_since(times[start]) >= window {
             start += 1;
         }
-        best = best.max(end - start + 1);
+        if end - start + 1 > best.0 {
+            best = (end - start + 1, Some(times[start]));
+        }
     }
     best
 }
@@ -855,7 +865,7 @@ fn load_throttled_limits() {
     let group_minute = window_max(group_times.clone(), Duration::from_secs(60) - SLACK);
     let group_minute_strict = window_max(group_times, Duration::from_secs(60));
     let all: Vec<Instant> = sent.iter().map(|m| m.at).collect();
-    let overall = window_max(all.clone(), Duration::from_secs(1) - SLACK);
+    let (overall, busiest) = busiest_window(all.clone(), Duration::from_secs(1) - SLACK);
     let overall_strict = window_max(all.clone(), Duration::from_secs(1));
     // messages per second since the first one, to show where a limit was passed
     let first = all.iter().min().copied().expect("messages");
@@ -906,6 +916,18 @@ fn load_throttled_limits() {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    if let Some(at) = busiest {
+        let offsets: Vec<String> = all
+            .iter()
+            .filter(|t| **t >= at && **t - at < Duration::from_secs(1))
+            .map(|t| format!("{:.0}", ms(*t - first)))
+            .collect();
+        println!(
+            "\nThe busiest second starts {:.3} s after the first message; arrivals in it (ms since the first message): {}",
+            (at - first).as_secs_f64(),
+            offsets.join(" ")
+        );
+    }
     println!(
         "\nMessages arriving at the fake in each second since the first (all chats): {}",
         per_second
