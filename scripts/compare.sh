@@ -8,7 +8,7 @@
 #   scripts/compare.sh tests/quality/holdout.jsonl   # another question set (.jsonl with "q")
 #
 # Environment (all optional):
-#   FAQBOT_SHARED     the shared folder (default: ../shared next to the repository)
+#   COMPARE_SHARED    the shared folder (default: ../shared next to the repository)
 #   COMPARE_REPEAT    how many times the questions are concatenated for the batch (default 20)
 #   COMPARE_RUNS      timed runs per measurement, faqbot and baseline alternating; the median
 #                     is reported (default 5)
@@ -26,11 +26,11 @@ die() {
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-shared=${FAQBOT_SHARED:-$root/../shared}
+shared=${COMPARE_SHARED:-$root/../shared}
 eval_dir=$shared/eval
 if [[ ! -d $shared ]]; then
     die "the shared folder $shared is missing. It holds eval/ (run_eval.py, baseline_bm25.py,
-requirements-baseline.txt, dev.jsonl) and sits next to the repository; set FAQBOT_SHARED to
+requirements-baseline.txt, dev.jsonl) and sits next to the repository; set COMPARE_SHARED to
 point elsewhere."
 fi
 for f in run_eval.py baseline_bm25.py baseline_common.py requirements-baseline.txt; do
@@ -52,7 +52,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "== building faqbot (cargo build --release)"
 cargo build --release --quiet
-faqbot=$root/target/release/faqbot
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+faqbot=$target_dir/release/faqbot
 [[ -x $faqbot ]] || die "$faqbot was not built"
 
 # The index goes to a temporary folder: never the project's index/, which a running bot may use.

@@ -376,6 +376,18 @@ fn proc_status_kb(pid: &str, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the fields after the command name, which is in parentheses and may hold spaces
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let out = Command::new("getconf").arg("CLK_TCK").output().ok()?;
+    let ticks: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    Some((utime + stime) as f64 / ticks as f64)
+}
+
 fn mib(kb: Option<u64>) -> String {
     kb.map_or("n/a".into(), |kb| format!("{:.1} MiB", kb as f64 / 1024.0))
 }
@@ -508,6 +520,7 @@ fn load_end_to_end_throttle_off() {
     // reset this process's peak RSS, so the number below is this test's (Linux 4.0+)
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let hwm_before = proc_status_kb("self", "VmHWM");
+    let rss_before = proc_status_kb("self", "VmRSS");
     let traffic = plan(UPDATES, CHATS, 10_000_001, 0x5eed_0001);
     let mut rows = Vec::new();
 
@@ -544,10 +557,12 @@ fn load_end_to_end_throttle_off() {
         println!("{}", r.row());
     }
     println!(
-        "\nPeak RSS of the test process (bot + fake Bot API + traffic, in-process): {} at the \
-         start{}, {} after the backlog run.",
+        "\nPeak RSS (VmHWM) of the test process, which holds the bot, the fake Bot API and the \
+         fake's full log of calls: {} at the start{} (VmRSS {}), {} after the backlog run. \
+         The bot's own number is the child's, in load_child_rss_and_startup.",
         mib(hwm_before),
-        if reset { " (peak reset)" } else { "" },
+        if reset { ", peak reset" } else { "" },
+        mib(rss_before),
         mib(hwm_after)
     );
 }
@@ -674,11 +689,14 @@ fn load_child_rss_and_startup() {
         .collect();
     let child = spawn_run(&home, &fake, &extra, "load.log");
     let pid = child.id().to_string();
-    let idle_rss = {
+    let (idle_rss, cpu_start) = {
         fake.wait_until(Duration::from_secs(30), |f| f.delivered_count() > 0);
-        proc_status_kb(&pid, "VmRSS")
+        (proc_status_kb(&pid, "VmRSS"), cpu_seconds(&pid))
     };
+    let fake_cpu_start = cpu_seconds("self");
     let answered = wait_answers(&fake, UPDATES, RUN_LIMIT);
+    let cpu_end = cpu_seconds(&pid);
+    let fake_cpu_end = cpu_seconds("self");
     let hwm = proc_status_kb(&pid, "VmHWM");
     let rss_end = proc_status_kb(&pid, "VmRSS");
     assert!(
@@ -714,6 +732,36 @@ fn load_child_rss_and_startup() {
     );
     println!("| peak RSS (VmHWM) serving 10,000 updates | {} |", mib(hwm));
     println!("| RSS at the end of the load | {} |", mib(rss_end));
+    if let (Some(a), Some(b)) = (cpu_start, cpu_end) {
+        let per_update = (b - a) / UPDATES as f64;
+        println!(
+            "| bot CPU time (user + system) per update while serving the backlog | {:.3} ms |",
+            per_update * 1e3
+        );
+        println!(
+            "| implied capacity with 2 cores to itself (2 / CPU per update) | {:.0} updates/s |",
+            2.0 / per_update
+        );
+        println!(
+            "| bot CPU use during the run (cores busy on average) | {:.2} |",
+            (b - a) / measured.span.as_secs_f64()
+        );
+    }
+    if let (Some(a), Some(b)) = (fake_cpu_start, fake_cpu_end) {
+        println!(
+            "| CPU time of the test process (the fake Bot API) per update, same cores | {:.3} ms |",
+            (b - a) / UPDATES as f64 * 1e3
+        );
+    }
+    println!(
+        "| load average after the run (other work on this machine) | {} |",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }
 
 // ---- throttling on -------------------------------------------------------------------------
@@ -738,15 +786,22 @@ fn min_gap(sent: &[SentMessage], keep: impl Fn(i64) -> bool) -> Option<(i64, Dur
 }
 
 /// Most arrivals within any window `[t, t + window)`.
-fn window_max(mut times: Vec<Instant>, window: Duration) -> usize {
+fn window_max(times: Vec<Instant>, window: Duration) -> usize {
+    busiest_window(times, window).0
+}
+
+/// Most arrivals within any window `[t, t + window)`, and the first arrival of that window.
+fn busiest_window(mut times: Vec<Instant>, window: Duration) -> (usize, Option<Instant>) {
     times.sort();
-    let mut best = 0;
+    let mut best = (0, None);
     let mut start = 0;
     for end in 0..times.len() {
         while times[end].duration_since(times[start]) >= window {
             start += 1;
         }
-        best = best.max(end - start + 1);
+        if end - start + 1 > best.0 {
+            best = (end - start + 1, Some(times[start]));
+        }
     }
     best
 }
@@ -810,7 +865,7 @@ fn load_throttled_limits() {
     let group_minute = window_max(group_times.clone(), Duration::from_secs(60) - SLACK);
     let group_minute_strict = window_max(group_times, Duration::from_secs(60));
     let all: Vec<Instant> = sent.iter().map(|m| m.at).collect();
-    let overall = window_max(all.clone(), Duration::from_secs(1) - SLACK);
+    let (overall, busiest) = busiest_window(all.clone(), Duration::from_secs(1) - SLACK);
     let overall_strict = window_max(all.clone(), Duration::from_secs(1));
     // messages per second since the first one, to show where a limit was passed
     let first = all.iter().min().copied().expect("messages");
@@ -861,6 +916,18 @@ fn load_throttled_limits() {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    if let Some(at) = busiest {
+        let offsets: Vec<String> = all
+            .iter()
+            .filter(|t| **t >= at && **t - at < Duration::from_secs(1))
+            .map(|t| format!("{:.0}", ms(*t - first)))
+            .collect();
+        println!(
+            "\nThe busiest second starts {:.3} s after the first message; arrivals in it (ms since the first message): {}",
+            (at - first).as_secs_f64(),
+            offsets.join(" ")
+        );
+    }
     println!(
         "\nMessages arriving at the fake in each second since the first (all chats): {}",
         per_second
