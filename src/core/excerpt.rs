@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use tantivy::tokenizer::TextAnalyzer;
-
 use crate::search::terms_of;
 
 /// A piece of a passage: a paragraph, a list item, or a sentence of a very long paragraph,
@@ -60,17 +58,12 @@ fn sentences(text: &str) -> Vec<&str> {
 /// The best-matching run of `body` within `max_chars` characters, and whether it was shortened.
 /// Runs are scored by the weights of the distinct query terms they contain; ties go to the
 /// earlier run, which usually carries the passage's context.
-pub fn excerpt(
-    body: &str,
-    weights: &HashMap<&str, f32>,
-    analyzer: &mut TextAnalyzer,
-    max_chars: usize,
-) -> (String, bool) {
+pub fn excerpt(body: &str, weights: &HashMap<&str, f32>, max_chars: usize) -> (String, bool) {
     if body.chars().count() <= max_chars {
         return (body.to_string(), false);
     }
     let units = units(body, max_chars);
-    let unit_terms: Vec<Vec<String>> = units.iter().map(|u| terms_of(analyzer, u.text)).collect();
+    let unit_terms: Vec<Vec<String>> = units.iter().map(|u| terms_of(u.text)).collect();
     let lens: Vec<usize> = units
         .iter()
         .map(|u| u.text.chars().count() + u.sep.len())
@@ -113,15 +106,11 @@ pub fn excerpt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::analyzer;
 
     #[test]
     fn short_bodies_are_whole() {
         let w = HashMap::new();
-        assert_eq!(
-            excerpt("short", &w, &mut analyzer(), 100),
-            ("short".to_string(), false)
-        );
+        assert_eq!(excerpt("short", &w, 100), ("short".to_string(), false));
     }
 
     #[test]
@@ -131,10 +120,9 @@ mod tests {
             "Intro words. ".repeat(20),
             "Closing words. ".repeat(20)
         );
-        let mut a = analyzer();
-        let exhaust = terms_of(&mut a, "exhaustion");
+        let exhaust = terms_of("exhaustion");
         let weights: HashMap<&str, f32> = exhaust.iter().map(|t| (t.as_str(), 1.0)).collect();
-        let (text, trimmed) = excerpt(&body, &weights, &mut a, 200);
+        let (text, trimmed) = excerpt(&body, &weights, 200);
         assert!(trimmed);
         assert!(
             text.contains("T-cell exhaustion: immune cells become depleted."),
@@ -150,10 +138,9 @@ mod tests {
             "Filler text. ".repeat(50),
             "More filler. ".repeat(50)
         );
-        let mut a = analyzer();
-        let answer = terms_of(&mut a, "answer");
+        let answer = terms_of("answer");
         let weights: HashMap<&str, f32> = answer.iter().map(|t| (t.as_str(), 1.0)).collect();
-        let (text, trimmed) = excerpt(&body, &weights, &mut a, 120);
+        let (text, trimmed) = excerpt(&body, &weights, 120);
         assert!(trimmed && text.contains("The answer is here."), "{text}");
     }
 }

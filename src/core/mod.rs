@@ -12,7 +12,7 @@ use serde::Serialize;
 pub use intents::{Intents, RuleError, Smalltalk};
 pub use language::uncovered_language;
 
-use crate::search::{analyzer, Hit, SearchIndex};
+use crate::search::{Hit, SearchIndex};
 use crate::settings::Settings;
 use crate::text;
 
@@ -285,8 +285,7 @@ impl Engine {
                 let mut reply =
                     self.reply(Outcome::Answer, "en", intro.replace("{title}", &best.title));
                 let weights = result.analyzed.term_weights();
-                let (text, trimmed) =
-                    excerpt::excerpt(&best.body, &weights, &mut analyzer(), cfg.excerpt_chars);
+                let (text, trimmed) = excerpt::excerpt(&best.body, &weights, cfg.excerpt_chars);
                 reply.passage = Some(Shown {
                     id: best.id.clone(),
                     title: best.title.clone(),

@@ -7,6 +7,8 @@ mod query;
 mod searcher;
 mod topk;
 
+use std::cell::RefCell;
+
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
 };
@@ -115,12 +117,19 @@ impl Fields {
     }
 }
 
-/// The terms `analyzer()` makes of `text`.
-pub fn terms_of(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stream = analyzer.token_stream(text);
-    while stream.advance() {
-        out.push(stream.token().text.clone());
+/// The terms [`analyzer`] makes of `text`. Each thread keeps one analyzer: making one (a
+/// chain of boxed filters with their buffers) costs more than analysing a word, and questions
+/// are analysed a word at a time.
+pub fn terms_of(text: &str) -> Vec<String> {
+    thread_local! {
+        static ANALYZER: RefCell<TextAnalyzer> = RefCell::new(analyzer());
     }
-    out
+    ANALYZER.with_borrow_mut(|analyzer| {
+        let mut out = Vec::new();
+        let mut stream = analyzer.token_stream(text);
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    })
 }

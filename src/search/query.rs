@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 
 use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::tokenizer::TextAnalyzer;
 use tantivy::Term;
 
 use super::terms_of;
@@ -433,7 +432,6 @@ fn letter_difference(a: &[u8; 32], b: &[u8; 32]) -> usize {
 
 /// What query analysis needs to know about the indexed content.
 pub struct QueryAnalyzer {
-    analyzer: TextAnalyzer,
     synonyms: Synonyms,
     /// Analysed term → number of passages containing it.
     doc_freq: HashMap<String, u64>,
@@ -454,12 +452,7 @@ pub struct QueryAnalyzer {
 const ENGLISH_WORDS: &str = include_str!("english_words.txt");
 
 impl QueryAnalyzer {
-    pub fn new(
-        analyzer: TextAnalyzer,
-        synonyms: Synonyms,
-        doc_freq: HashMap<String, u64>,
-        num_docs: u64,
-    ) -> Self {
+    pub fn new(synonyms: Synonyms, doc_freq: HashMap<String, u64>, num_docs: u64) -> Self {
         let synonym_words: HashSet<String> = synonyms.vocabulary().map(String::from).collect();
         let by_len = |words: &mut dyn Iterator<Item = (&str, u64)>| {
             let mut by_len: Vec<Vec<Candidate>> = Vec::new();
@@ -493,7 +486,6 @@ impl QueryAnalyzer {
             .map(|(rank, w)| (w, rank))
             .collect();
         QueryAnalyzer {
-            analyzer,
             synonyms,
             doc_freq,
             num_docs,
@@ -513,8 +505,7 @@ impl QueryAnalyzer {
     }
 
     fn analyse(&self, text: &str) -> Vec<String> {
-        let mut analyzer = self.analyzer.clone();
-        terms_of(&mut analyzer, text)
+        terms_of(text)
     }
 
     /// Whether a (lower-cased) word carries no search meaning: [`stopword`], faster.
@@ -716,7 +707,6 @@ impl QueryAnalyzer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::analyzer;
 
     /// `correct` without the letter-count filter: every candidate in the same order.
     fn correct_slowly(qa: &QueryAnalyzer, word: &str) -> Option<(String, bool)> {
@@ -758,11 +748,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         crate::synth::write_guides(dir.path(), 2000, 3).expect("generate");
         let content = crate::content::load(dir.path()).expect("content");
-        let mut a = analyzer();
         let mut doc_freq: HashMap<String, u64> = HashMap::new();
         for (_, p) in content.passages() {
-            let mut terms = terms_of(&mut a, &p.body);
-            terms.extend(terms_of(&mut a, &p.title));
+            let mut terms = terms_of(&p.body);
+            terms.extend(terms_of(&p.title));
             terms.sort();
             terms.dedup();
             for t in terms {
@@ -770,7 +759,6 @@ mod tests {
             }
         }
         let qa = QueryAnalyzer::new(
-            analyzer(),
             content.synonyms.clone(),
             doc_freq,
             content.passages().count() as u64,

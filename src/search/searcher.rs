@@ -2,7 +2,11 @@
 //! how much of the question it covers.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use lru::LruCache;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
@@ -14,11 +18,15 @@ use tantivy::{
 use super::build::{open_index, IndexError, IndexMeta};
 use super::query::QueryAnalyzer;
 use super::topk::Plan;
-use super::{analyzer, Analyzed, Fields};
+use super::{Analyzed, Fields};
 use crate::content::Synonyms;
 
 /// How many candidates are scored for coverage before the best are kept.
 const CANDIDATES: usize = 10;
+
+/// How many passages read from the store are kept decoded (about 2 KB each): a bot's questions
+/// keep coming back to the same few dozen passages, and reading one costs more than scoring.
+const PASSAGE_CACHE: NonZeroUsize = NonZeroUsize::new(1024).expect("not zero");
 
 /// One passage found for a question.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +59,9 @@ pub struct SearchIndex {
     fields: Fields,
     analyzer: QueryAnalyzer,
     meta: IndexMeta,
+    /// Passages by address, with score and coverage zero. Addresses stay valid because the
+    /// reader never reloads: a changed index is a new `SearchIndex`.
+    passages: Mutex<LruCache<DocAddress, Hit>>,
 }
 
 impl SearchIndex {
@@ -65,13 +76,14 @@ impl SearchIndex {
         let doc_freq = vocabulary(&searcher, &fields)?;
         // synonyms were validated when the index was built; a damaged payload only loses them
         let synonyms = Synonyms::parse(&meta.synonyms).unwrap_or_default();
-        let analyzer = QueryAnalyzer::new(analyzer(), synonyms, doc_freq, searcher.num_docs());
+        let analyzer = QueryAnalyzer::new(synonyms, doc_freq, searcher.num_docs());
         Ok(SearchIndex {
             index,
             reader,
             fields,
             analyzer,
             meta,
+            passages: Mutex::new(LruCache::new(PASSAGE_CACHE)),
         })
     }
 
@@ -143,12 +155,28 @@ impl SearchIndex {
         // only the passages returned are read from the store
         let mut hits = Vec::with_capacity(ranked.len());
         for (score, coverage, address) in ranked {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let mut hit = self.hit(&doc, score);
+            let mut hit = self.stored(&searcher, address)?;
+            hit.score = score;
             hit.coverage = coverage;
             hits.push(hit);
         }
         Ok(SearchResult { analyzed, hits })
+    }
+
+    /// The passage at `address`, from the cache or read from the store (and then cached).
+    fn stored(&self, searcher: &Searcher, address: DocAddress) -> tantivy::Result<Hit> {
+        if let Some(hit) = self.cache().get(&address) {
+            return Ok(hit.clone());
+        }
+        // read without holding the lock: other threads' lookups need not wait for the store
+        let hit = self.hit(&searcher.doc::<TantivyDocument>(address)?, 0.0);
+        self.cache().put(address, hit.clone());
+        Ok(hit)
+    }
+
+    fn cache(&self) -> MutexGuard<'_, LruCache<DocAddress, Hit>> {
+        // the cache only ever holds whole values, so one a panicking thread left is sound
+        self.passages.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// For each document, which of `terms` it contains (in any searchable field), read from
@@ -351,7 +379,6 @@ mod tests {
             let present = index
                 .terms_present(&searcher, &terms, &top)
                 .expect("terms present");
-            let mut tokenizer = analyzer();
             for ((_, address), present) in top.iter().zip(&present) {
                 let doc: TantivyDocument = searcher.doc(*address).expect("doc");
                 let mut stored = std::collections::HashSet::new();
@@ -362,7 +389,7 @@ mod tests {
                     index.fields.keywords,
                 ] {
                     for v in doc.get_all(field).filter_map(|v| v.as_str()) {
-                        stored.extend(crate::search::terms_of(&mut tokenizer, v));
+                        stored.extend(crate::search::terms_of(v));
                     }
                 }
                 for (t, p) in terms.iter().zip(present) {
@@ -372,6 +399,41 @@ mod tests {
             compared += 1;
         }
         assert!(compared > 50, "only {compared} questions searched");
+    }
+
+    /// A passage served from the cache is the passage in the store, whichever question or
+    /// thread read it first.
+    #[test]
+    fn cached_passages_are_the_stored_ones() {
+        let content = crate::content::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("faq"))
+            .expect("content loads");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (index, meta) = build_index(&content, dir.path()).expect("index builds");
+        let index = SearchIndex::new(index, meta).expect("index opens");
+        let searcher = index.reader.searcher();
+        let questions = questions();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for q in &questions {
+                        index.search(q, 5).expect("search");
+                    }
+                });
+            }
+        });
+        assert!(index.cache().len() > 20, "{} cached", index.cache().len());
+        for q in &questions {
+            let analyzed = index.analyzer.analyze(q);
+            let boosted = index.fields.boosted();
+            let Some(plan) = Plan::new(&analyzed, &boosted, &boosted[..2]) else {
+                continue;
+            };
+            for (_, address) in plan.top(&searcher, 5).expect("top") {
+                let stored = index.hit(&searcher.doc(address).expect("doc"), 0.0);
+                let cached = index.stored(&searcher, address).expect("cached");
+                assert_eq!(cached, stored, "{q}");
+            }
+        }
     }
 
     #[test]
