@@ -77,6 +77,25 @@ sql_name!(Reason);
 sql_name!(Role);
 sql_name!(RelayDirection);
 
+/// Appends one line to a chat's transcript.
+pub(super) fn insert_transcript(
+    conn: &Connection,
+    chat_id: i64,
+    entry: &TranscriptEntry,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO transcript (chat_id, at, role, text, passage_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        chat_id,
+        entry.at,
+        entry.role,
+        entry.text,
+        entry.passage_id
+    ])
+    .map(drop)
+}
+
 impl SqliteStore {
     pub(super) fn sql_open_escalation(
         &self,
@@ -271,18 +290,7 @@ impl SqliteStore {
         entry: &TranscriptEntry,
     ) -> StoreResult<()> {
         self.run("add to a transcript", |conn| {
-            conn.prepare_cached(
-                "INSERT INTO transcript (chat_id, at, role, text, passage_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                chat_id,
-                entry.at,
-                entry.role,
-                entry.text,
-                entry.passage_id
-            ])
-            .map(drop)
+            insert_transcript(conn, chat_id, entry)
         })
     }
 
@@ -812,6 +820,33 @@ mod tests {
         let closed = store.list_escalations(Some(false)).expect("list");
         assert_eq!(closed.len(), 1);
         assert_eq!((closed[0].id, closed[0].open), (ids[2], false));
+    }
+
+    #[test]
+    fn record_answer_appends_the_exchange_and_counts_the_streak() {
+        let dir = TempDir::new().expect("tempdir");
+        let store = open(&dir);
+        let exchange = [
+            entry(100, Role::Caregiver, "question"),
+            entry(101, Role::Bot, "no_match"),
+        ];
+        // a chat never seen before gets a row; misses count up, an answer resets
+        assert_eq!(store.record_answer(7, &exchange, false).expect("record"), 1);
+        assert_eq!(store.record_answer(7, &[], false).expect("record"), 2);
+        assert_eq!(store.chat_state(7).expect("state").no_match_streak, 2);
+        assert_eq!(
+            store
+                .record_answer(7, &exchange[..1], true)
+                .expect("record"),
+            0
+        );
+        assert_eq!(store.chat_state(7).expect("state").no_match_streak, 0);
+        assert_eq!(store.record_answer(8, &[], true).expect("record"), 0);
+        assert_eq!(
+            texts(&store.transcript(7, 10).expect("transcript")),
+            ["question", "question", "no_match"]
+        );
+        assert!(store.transcript(8, 10).expect("transcript").is_empty());
     }
 
     #[test]

@@ -52,6 +52,15 @@ pub struct InboxItem {
     pub received_at: i64,
 }
 
+/// Where an action stands in the outbox: [`OutboxItem`] without the action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxHead {
+    pub id: i64,
+    pub chat_id: Option<i64>,
+    pub not_before: i64,
+    pub attempts: u32,
+}
+
 /// An action waiting to be performed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
@@ -277,7 +286,13 @@ pub trait Store: Send + Sync {
     /// redelivered update is never answered twice. Completing an update that has no row (never
     /// enqueued, or deleted by [`Store::forget_chat`] while it was being handled, as `/forget`
     /// does to itself) records it as done and queues the actions.
-    fn complete_update(&self, update_id: i32, actions: &[Action], now: i64) -> StoreResult<()>;
+    fn complete_update(&self, update_id: i32, actions: &[Action], now: i64) -> StoreResult<()> {
+        self.complete_updates(&[(update_id, actions)], now)
+    }
+
+    /// [`Store::complete_update`] for several updates in one transaction (all or none), in the
+    /// order given: one commit for a round of updates handled side by side.
+    fn complete_updates(&self, updates: &[(i32, &[Action])], now: i64) -> StoreResult<()>;
 
     /// Whether the update has been handled.
     fn is_update_done(&self, update_id: i32) -> StoreResult<bool>;
@@ -291,9 +306,17 @@ pub trait Store: Send + Sync {
     /// chat), so a batch may be shorter than `limit` while more remain.
     fn outbox_batch(&self, limit: usize) -> StoreResult<Vec<OutboxItem>>;
 
-    /// Removes a performed (or abandoned) action. An unknown id is not an error: the action may
-    /// have been dropped meanwhile.
-    fn outbox_done(&self, id: i64) -> StoreResult<()>;
+    /// Like [`Store::outbox_batch`] from the action after `after_id` on, without the actions:
+    /// what the sender needs to choose what to perform next, without decoding what must wait.
+    fn outbox_heads(&self, after_id: i64, limit: usize) -> StoreResult<Vec<OutboxHead>>;
+
+    /// One queued action; `None` when it is gone (performed, dropped or erased meanwhile) or
+    /// no longer decodes (then dropped, as in [`Store::outbox_batch`]).
+    fn outbox_item(&self, id: i64) -> StoreResult<Option<OutboxItem>>;
+
+    /// Removes performed (or abandoned) actions, in one transaction. An unknown id is not an
+    /// error: the action may have been dropped meanwhile.
+    fn outbox_done(&self, ids: &[i64]) -> StoreResult<()>;
 
     /// Postpones an action after a failure. An unknown id is ignored.
     fn outbox_retry(&self, id: i64, not_before: i64, attempts: u32) -> StoreResult<()>;
@@ -330,6 +353,16 @@ pub trait Store: Send + Sync {
 
     /// Sets the chat's count of consecutive unmatched messages.
     fn set_no_match_streak(&self, chat_id: i64, n: u32) -> StoreResult<()>;
+
+    /// What answering one message leaves behind, in one transaction: `transcript` lines
+    /// appended to the chat's transcript, and its no-match streak counted up (`matched` false)
+    /// or reset. Returns the new streak.
+    fn record_answer(
+        &self,
+        chat_id: i64,
+        transcript: &[TranscriptEntry],
+        matched: bool,
+    ) -> StoreResult<u32>;
 
     /// A group became a supergroup: moves the chat's row, inbox rows, feedback, transcript,
     /// escalations and queued actions (including the chat id inside them) to the new id, in one

@@ -13,8 +13,8 @@ use rusqlite::{
 use super::escalations;
 use super::schema::MIGRATIONS;
 use super::{
-    ChatState, Escalation, InboxItem, NewEscalation, NewUpdate, OutboxItem, RelayDirection, Store,
-    StoreError, StoreResult, TranscriptEntry,
+    ChatState, Escalation, InboxItem, NewEscalation, NewUpdate, OutboxHead, OutboxItem,
+    RelayDirection, Store, StoreError, StoreResult, TranscriptEntry,
 };
 use crate::telegram::action::Action;
 
@@ -112,9 +112,21 @@ fn create_private(path: &Path) {
 fn configure(path: &Path, conn: &Connection) -> StoreResult<()> {
     let err = |e| classify(path, "configure the connection", e);
     conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(err)?;
+    // Switching a new file to WAL takes an exclusive lock, and SQLite answers "busy" at once,
+    // without the busy handler, while another connection (the bot, a CLI command) is opening
+    // the same file: wait for it as the busy timeout would.
+    let started = std::time::Instant::now();
+    let mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            mode => break mode.map_err(err)?,
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::NoWal {
             path: path.to_path_buf(),
@@ -201,6 +213,51 @@ pub(super) fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// An outbox row's head from its first four columns: id, chat_id, not_before, attempts.
+fn outbox_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxHead> {
+    Ok(OutboxHead {
+        id: r.get(0)?,
+        chat_id: r.get(1)?,
+        not_before: r.get(2)?,
+        attempts: r.get(3)?,
+    })
+}
+
+impl SqliteStore {
+    /// The outbox item of a row. An action written by an incompatible version can never be
+    /// performed, and left in place it would block its chat's queue forever: it is dropped
+    /// (`None`). The decoding error's text may quote the action (user text), so only its
+    /// position is logged.
+    fn decode_outbox(&self, head: OutboxHead, json: String) -> StoreResult<Option<OutboxItem>> {
+        match serde_json::from_str::<Action>(&json) {
+            Ok(action) => Ok(Some(OutboxItem {
+                id: head.id,
+                chat_id: head.chat_id,
+                action,
+                not_before: head.not_before,
+                attempts: head.attempts,
+            })),
+            Err(e) => {
+                tracing::warn!(
+                    store = %self.path.display(),
+                    outbox_id = head.id,
+                    error_kind = ?e.classify(),
+                    line = e.line(),
+                    column = e.column(),
+                    "dropping an outbox action that cannot be decoded"
+                );
+                self.run("drop an undecodable outbox action", |conn| {
+                    conn.execute(
+                        "DELETE FROM outbox WHERE id = ?1 AND action = ?2",
+                        params![head.id, json],
+                    )
+                })?;
+                Ok(None)
+            }
+        }
+    }
+}
+
 impl Store for SqliteStore {
     fn enqueue_updates(&self, items: &[NewUpdate], now: i64) -> StoreResult<usize> {
         let Some(max) = items.iter().map(|i| i.update_id).max() else {
@@ -274,46 +331,50 @@ impl Store for SqliteStore {
         })
     }
 
-    fn complete_update(&self, update_id: i32, actions: &[Action], now: i64) -> StoreResult<()> {
-        let encoded = actions
+    fn complete_updates(&self, updates: &[(i32, &[Action])], now: i64) -> StoreResult<()> {
+        let encoded = updates
             .iter()
-            .map(|a| Ok((a.chat_id(), self.encode(a)?)))
+            .map(|(update_id, actions)| {
+                let actions = actions
+                    .iter()
+                    .map(|a| Ok((a.chat_id(), self.encode(a)?)))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Ok((*update_id, actions))
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         self.run("complete an update", |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let done_at: Option<Option<i64>> = tx
-                .query_row(
-                    "SELECT done_at FROM inbox WHERE update_id = ?1",
-                    [update_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match done_at {
-                // Already handled: a redelivery or a second worker; answering again would
-                // send the user the same reply twice.
-                Some(Some(_)) => return Ok(()),
-                Some(None) => {
-                    tx.execute(
-                        "UPDATE inbox SET body = NULL, done_at = ?2 WHERE update_id = ?1",
-                        params![update_id, now],
-                    )?;
+            for (update_id, actions) in &encoded {
+                let done_at: Option<Option<i64>> = tx
+                    .prepare_cached("SELECT done_at FROM inbox WHERE update_id = ?1")?
+                    .query_row([update_id], |r| r.get(0))
+                    .optional()?;
+                match done_at {
+                    // Already handled: a redelivery or a second worker; answering again would
+                    // send the user the same reply twice.
+                    Some(Some(_)) => continue,
+                    Some(None) => {
+                        tx.prepare_cached(
+                            "UPDATE inbox SET body = NULL, done_at = ?2 WHERE update_id = ?1",
+                        )?
+                        .execute(params![update_id, now])?;
+                    }
+                    // No row: never enqueued, or forgotten while being handled (`/forget`
+                    // deletes its own update). Keep a bodiless row so a redelivery is still
+                    // recognised.
+                    None => {
+                        tx.prepare_cached(
+                            "INSERT INTO inbox (update_id, chat_id, body, received_at, done_at)
+                             VALUES (?1, 0, NULL, ?2, ?2)",
+                        )?
+                        .execute(params![update_id, now])?;
+                        bump_max_update_id(&tx, *update_id)?;
+                    }
                 }
-                // No row: never enqueued, or forgotten while being handled (`/forget` deletes
-                // its own update). Keep a bodiless row so a redelivery is still recognised.
-                None => {
-                    tx.execute(
-                        "INSERT INTO inbox (update_id, chat_id, body, received_at, done_at)
-                         VALUES (?1, 0, NULL, ?2, ?2)",
-                        params![update_id, now],
-                    )?;
-                    bump_max_update_id(&tx, update_id)?;
-                }
-            }
-            {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO outbox (chat_id, action, not_before) VALUES (?1, ?2, ?3)",
                 )?;
-                for (chat_id, json) in &encoded {
+                for (chat_id, json) in actions {
                     insert.execute(params![chat_id, json, now])?;
                 }
             }
@@ -353,55 +414,59 @@ impl Store for SqliteStore {
     }
 
     fn outbox_batch(&self, limit: usize) -> StoreResult<Vec<OutboxItem>> {
-        let rows: Vec<(i64, Option<i64>, String, i64, u32)> =
-            self.run("read the outbox", |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT id, chat_id, action, not_before, attempts FROM outbox
-                     ORDER BY id LIMIT ?1",
-                )?;
-                let rows = stmt.query_map([sql_limit(limit)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })?;
-                rows.collect()
-            })?;
+        let rows: Vec<(OutboxHead, String)> = self.run("read the outbox", |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, chat_id, not_before, attempts, action FROM outbox
+                 ORDER BY id LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([sql_limit(limit)], |r| Ok((outbox_head(r)?, r.get(4)?)))?;
+            rows.collect()
+        })?;
         let mut items = Vec::with_capacity(rows.len());
-        for (id, chat_id, json, not_before, attempts) in rows {
-            match serde_json::from_str::<Action>(&json) {
-                Ok(action) => items.push(OutboxItem {
-                    id,
-                    chat_id,
-                    action,
-                    not_before,
-                    attempts,
-                }),
-                Err(e) => {
-                    // Written by an incompatible version: it can never be performed, and left
-                    // in place it would block its chat's queue forever. The error's text may
-                    // quote the action (user text), so only its position is logged.
-                    tracing::warn!(
-                        store = %self.path.display(),
-                        outbox_id = id,
-                        error_kind = ?e.classify(),
-                        line = e.line(),
-                        column = e.column(),
-                        "dropping an outbox action that cannot be decoded"
-                    );
-                    self.run("drop an undecodable outbox action", |conn| {
-                        conn.execute(
-                            "DELETE FROM outbox WHERE id = ?1 AND action = ?2",
-                            params![id, json],
-                        )
-                    })?;
-                }
-            }
+        for (head, json) in rows {
+            items.extend(self.decode_outbox(head, json)?);
         }
         Ok(items)
     }
 
-    fn outbox_done(&self, id: i64) -> StoreResult<()> {
-        self.run("remove an outbox action", |conn| {
-            conn.execute("DELETE FROM outbox WHERE id = ?1", [id])
-                .map(drop)
+    fn outbox_heads(&self, after_id: i64, limit: usize) -> StoreResult<Vec<OutboxHead>> {
+        self.run("read the outbox", |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, chat_id, not_before, attempts FROM outbox WHERE id > ?1
+                 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after_id, sql_limit(limit)], outbox_head)?;
+            rows.collect()
+        })
+    }
+
+    fn outbox_item(&self, id: i64) -> StoreResult<Option<OutboxItem>> {
+        let row: Option<(OutboxHead, String)> = self.run("read an outbox action", |conn| {
+            conn.prepare_cached(
+                "SELECT id, chat_id, not_before, attempts, action FROM outbox WHERE id = ?1",
+            )?
+            .query_row([id], |r| Ok((outbox_head(r)?, r.get(4)?)))
+            .optional()
+        })?;
+        match row {
+            Some((head, json)) => self.decode_outbox(head, json),
+            None => Ok(None),
+        }
+    }
+
+    fn outbox_done(&self, ids: &[i64]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.run("remove outbox actions", |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+                for id in ids {
+                    delete.execute([id])?;
+                }
+            }
+            tx.commit()
         })
     }
 
@@ -491,6 +556,38 @@ impl Store for SqliteStore {
             )
             .optional()
             .map(Option::unwrap_or_default)
+        })
+    }
+
+    fn record_answer(
+        &self,
+        chat_id: i64,
+        transcript: &[TranscriptEntry],
+        matched: bool,
+    ) -> StoreResult<u32> {
+        self.run("record an answer", |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for entry in transcript {
+                escalations::insert_transcript(&tx, chat_id, entry)?;
+            }
+            let streak = if matched {
+                tx.prepare_cached(
+                    "UPDATE chats SET no_match_streak = 0
+                     WHERE chat_id = ?1 AND no_match_streak <> 0",
+                )?
+                .execute([chat_id])?;
+                0
+            } else {
+                // a new row counts as last seen at 0, as in `set_no_match_streak`
+                tx.prepare_cached(
+                    "INSERT INTO chats (chat_id, last_seen, no_match_streak) VALUES (?1, 0, 1)
+                     ON CONFLICT (chat_id) DO UPDATE SET no_match_streak = no_match_streak + 1
+                     RETURNING no_match_streak",
+                )?
+                .query_row([chat_id], |r| r.get(0))?
+            };
+            tx.commit()?;
+            Ok(streak)
         })
     }
 
@@ -808,6 +905,26 @@ mod tests {
         PathBuf::from(s)
     }
 
+    /// The bot and a CLI command may open a new file at the same moment: neither is refused.
+    #[test]
+    fn connections_opening_a_new_file_together_wait_for_each_other() {
+        for _ in 0..20 {
+            let dir = TempDir::new().expect("tempdir");
+            let opened: Vec<StoreResult<SqliteStore>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..4)
+                    .map(|_| s.spawn(|| SqliteStore::open(db_path(&dir))))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("no panic"))
+                    .collect()
+            });
+            for store in opened {
+                store.expect("open store").outbox_len().expect("readable");
+            }
+        }
+    }
+
     #[test]
     fn open_creates_folders_and_sets_pragmas() {
         let dir = TempDir::new().expect("tempdir");
@@ -1075,6 +1192,21 @@ mod tests {
         assert_eq!(batch[3].not_before, 200);
         assert_eq!(store.outbox_batch(2).expect("batch").len(), 2);
 
+        // heads page through the same queue; an item is the batch's entry
+        let heads = |after, limit| -> Vec<i64> {
+            let heads = store.outbox_heads(after, limit).expect("heads");
+            heads.iter().map(|h| h.id).collect()
+        };
+        assert_eq!(heads(0, 2), ids[..2]);
+        assert_eq!(heads(ids[1], 10), ids[2..]);
+        assert!(heads(ids[3], 10).is_empty());
+        let head = store.outbox_heads(ids[2], 1).expect("heads")[0];
+        assert_eq!((head.chat_id, head.not_before), (Some(1), 200));
+        assert_eq!(
+            store.outbox_item(ids[3]).expect("item").as_ref(),
+            Some(&batch[3])
+        );
+
         store.outbox_retry(ids[0], 5_000, 3).expect("retry");
         store
             .outbox_replace(ids[1], &send(9, "b1 plain"))
@@ -1090,8 +1222,9 @@ mod tests {
         assert_eq!(store.outbox_drop_chat(1).expect("drop"), 0);
         assert_eq!(store.outbox_len().expect("len"), 2);
 
-        store.outbox_done(ids[2]).expect("done");
-        store.outbox_done(ids[2]).expect("done twice is fine");
+        store.outbox_done(&ids[2..3]).expect("done");
+        store.outbox_done(&ids[2..3]).expect("done twice is fine");
+        assert_eq!(store.outbox_item(ids[2]).expect("item"), None, "gone");
         store
             .outbox_retry(ids[2], 1, 1)
             .expect("retry of a gone id is ignored");
@@ -1099,7 +1232,7 @@ mod tests {
 
         // Ids are never reused, even after the newest action is removed.
         let last = *ids.last().expect("ids");
-        store.outbox_done(ids[1]).expect("done");
+        store.outbox_done(&ids[1..2]).expect("done");
         store
             .complete_update(3, &[send(1, "a3")], 300)
             .expect("complete");

@@ -225,21 +225,20 @@ fn card(ctx: &Ctx, e: &Escalation) -> anyhow::Result<Vec<OutMessage>> {
     Ok(b.tail(Block::new().italic(&t.group_help)).build())
 }
 
-fn note(ctx: &Ctx, chat: i64, role: Role, text: &str, passage: Option<&str>) {
-    let entry = TranscriptEntry {
+/// A transcript line for the card, said now.
+pub fn entry(role: Role, text: &str, passage: Option<&str>) -> TranscriptEntry {
+    TranscriptEntry {
         at: now_ms(),
         role,
         text: text.chars().take(1000).collect(),
         passage_id: passage.map(str::to_string),
-    };
-    if let Err(e) = ctx.store.add_transcript(chat, &entry) {
-        tracing::warn!(error = %e, "cannot record the transcript");
     }
 }
 
-/// Records one line of the caregiver's conversation for the card.
-pub fn remember(ctx: &Ctx, chat: i64, role: Role, text: &str, passage: Option<&str>) {
-    note(ctx, chat, role, text, passage);
+fn note(ctx: &Ctx, chat: i64, role: Role, text: &str, passage: Option<&str>) {
+    if let Err(e) = ctx.store.add_transcript(chat, &entry(role, text, passage)) {
+        tracing::warn!(error = %e, "cannot record the transcript");
+    }
 }
 
 /// What a message is, for the transcript when it is not text.

@@ -17,7 +17,7 @@ use super::escalation::{self, CloseKind, GroupCommand};
 use super::render;
 use crate::core::{Outcome, SharedEngine};
 use crate::settings::Settings;
-use crate::store::Store;
+use crate::store::{Role, Store};
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -249,7 +249,7 @@ async fn on_text(msg: Message, text: String, me: Me, ctx: Ctx) -> Out {
     // in groups the bot is addressed by name; the name is not part of the question
     let mention = format!("@{}", me.username());
     let question = text.replace(&mention, " ");
-    let (mut actions, outcome) = answer(&ctx, &msg, &question);
+    let (mut actions, outcome, no_match_streak) = answer(&ctx, &msg, &question);
     if is_private(&msg) {
         match outcome {
             Outcome::Emergency => {
@@ -264,10 +264,7 @@ async fn on_text(msg: Message, text: String, me: Me, ctx: Ctx) -> Out {
                 }
             }
             Outcome::Handoff => actions.extend(escalation::confirm(&ctx, chat, None, Ask::Asked)),
-            Outcome::NoMatch
-                if ctx.store.chat_state(chat)?.no_match_streak >= 2
-                    && escalation::enabled(&ctx) =>
-            {
+            Outcome::NoMatch if no_match_streak >= 2 && escalation::enabled(&ctx) => {
                 let t = &ctx.settings.reply;
                 let offer = vec![vec![Button::callback(
                     &t.button_coordinator,
@@ -283,26 +280,25 @@ async fn on_text(msg: Message, text: String, me: Me, ctx: Ctx) -> Out {
 
 /// The core's reply to `question`, rendered, with the no-match streak and the transcript kept
 /// for escalation.
-fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome) {
+fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome, u32) {
     let started = Instant::now();
     let engine = ctx.engine.get();
     let reply = engine.answer(question);
     ctx.metrics.outcome(reply.outcome.as_str());
     let chat = msg.chat.id.0;
+    let mut transcript = Vec::new();
     if is_private(msg) {
-        escalation::remember(ctx, chat, crate::store::Role::Caregiver, question, None);
-        let (said, passage) = match &reply.passage {
-            Some(p) => (format!("answered with “{}”", p.title), Some(p.id.as_str())),
-            None => (
-                format!(
-                    "{}: {}",
-                    reply.outcome.as_str(),
-                    reply.message.lines().next().unwrap_or_default()
-                ),
-                None,
+        let said = match &reply.passage {
+            Some(p) => format!("answered with “{}”", p.title),
+            None => format!(
+                "{}: {}",
+                reply.outcome.as_str(),
+                reply.message.lines().next().unwrap_or_default()
             ),
         };
-        escalation::remember(ctx, chat, crate::store::Role::Bot, &said, passage);
+        let passage = reply.passage.as_ref().map(|p| p.id.as_str());
+        transcript.push(escalation::entry(Role::Caregiver, question, None));
+        transcript.push(escalation::entry(Role::Bot, &said, passage));
     }
     let span = Span::current();
     span.record("outcome", reply.outcome.as_str());
@@ -314,24 +310,21 @@ fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome) {
     if ctx.settings.log.message_text {
         tracing::info!(text = question, "message text (log.message_text is on)");
     }
-    let streak = match reply.outcome {
-        Outcome::NoMatch => ctx
-            .store
-            .chat_state(chat)
-            .map(|s| s.no_match_streak + 1)
-            .unwrap_or(1),
-        _ => 0,
-    };
-    if let Err(e) = ctx.store.set_no_match_streak(chat, streak) {
-        tracing::warn!(error = %e, "cannot record the no-match streak");
-    }
+    let matched = reply.outcome != Outcome::NoMatch;
+    let streak = ctx
+        .store
+        .record_answer(chat, &transcript, matched)
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot record the transcript and no-match streak");
+            0
+        });
     span.record("latency_us", started.elapsed().as_micros() as u64);
     let labels = render::Labels::from_texts(&ctx.settings.reply);
     let actions = render::render_reply_with(&reply, chat, thread_of(msg), &labels)
         .into_iter()
         .map(Action::Send)
         .collect();
-    (actions, reply.outcome)
+    (actions, reply.outcome, streak)
 }
 
 async fn on_other_message(msg: Message, ctx: Ctx) -> Out {

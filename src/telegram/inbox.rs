@@ -3,17 +3,20 @@
 //! marked done in the same transaction that queues its answer, so a crash at any point loses
 //! nothing and a redelivered update is not answered twice.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use teloxide::types::{Me, Update};
 use tokio::sync::{watch, Notify};
-use tracing::Instrument;
+use tokio::task::JoinSet;
+use tracing::{Instrument, Span};
 
+use super::action::Action;
 use super::api::{Api, ApiError};
-use super::handlers::{handle, Ctx};
+use super::handlers::{handle, Ctx, Tree};
 use crate::metrics::Metrics;
-use crate::store::{NewUpdate, Store};
+use crate::store::{InboxItem, NewUpdate, Store};
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -144,8 +147,8 @@ pub async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>
     }
 }
 
-/// Handles stored updates in order until shutdown; the update being handled when shutdown
-/// comes is finished first.
+/// Handles stored updates until shutdown, in order within each chat and chats side by side
+/// (see [`rounds`]); the updates being handled when shutdown comes are finished first.
 pub async fn work(
     ctx: Ctx,
     me: Me,
@@ -169,6 +172,7 @@ pub async fn work(
                 continue;
             }
         };
+        failures = 0;
         if batch.is_empty() {
             if *shutdown.borrow() {
                 return;
@@ -181,51 +185,173 @@ pub async fn work(
             }
             continue;
         }
-        for item in batch {
-            let span = tracing::info_span!(
-                "update",
-                update_id = item.update_id,
-                chat_id = item.chat_id,
-                outcome = tracing::field::Empty,
-                passage = tracing::field::Empty,
-                score = tracing::field::Empty,
-                coverage = tracing::field::Empty,
-                command = tracing::field::Empty,
-                callback = tracing::field::Empty,
-                latency_us = tracing::field::Empty,
-            );
-            let started = std::time::Instant::now();
-            let kind = ["message", "edited_message", "callback_query"]
-                .into_iter()
-                .find(|k| item.body.contains(&format!("\"{k}\":")))
-                .unwrap_or("other");
-            let actions = match serde_json::from_str::<Update>(&item.body) {
-                Ok(update) => {
-                    handle(&tree, update, me.clone(), ctx.clone())
-                        .instrument(span.clone())
-                        .await
-                }
-                Err(_) => {
-                    // the body may hold a user's text: log only that it was unreadable
-                    span.in_scope(|| tracing::warn!("skipping an update teloxide cannot read"));
-                    Vec::new()
-                }
-            };
-            loop {
-                match store.complete_update(item.update_id, &actions, now_ms()) {
-                    Ok(()) => break,
-                    Err(e) => {
-                        // the answer is not lost while the update stays pending: retry
-                        span.in_scope(|| tracing::error!(error = %e, "cannot complete the update"));
-                        tokio::time::sleep(backoff(failures)).await;
-                        failures = failures.saturating_add(1);
-                    }
+        for round in rounds(batch, ctx.settings.coordinators.chat_id) {
+            let mut updates = JoinSet::new();
+            for item in round {
+                let (tree, me, ctx) = (tree.clone(), me.clone(), ctx.clone());
+                updates.spawn(async move { handle_stored(&tree, item, &me, &ctx).await });
+            }
+            let mut handled = Vec::with_capacity(updates.len());
+            while let Some(done) = updates.join_next().await {
+                match done {
+                    Ok(h) => handled.push(h),
+                    // a bug in a handler: its update stays pending and is tried again
+                    Err(e) => tracing::error!(error = %e, "a handler task failed"),
                 }
             }
-            failures = 0;
-            ctx.metrics.update(kind, started.elapsed().as_secs_f64());
-            span.in_scope(|| tracing::info!(actions = actions.len(), "handled"));
+            complete(&ctx, &handled).await;
             outbox.notify_one();
         }
+    }
+}
+
+/// A batch of stored updates as rounds: the updates of a round are handled side by side and
+/// completed together, each round after the one before. A round holds at most one update per
+/// chat, so a chat's updates are handled in order, each seeing what the one before did. An
+/// update from the coordinators' group (or from no known chat) can touch any caregiver's
+/// escalation, so it makes a round of its own, after every update before it and before every
+/// update after it.
+fn rounds(batch: Vec<InboxItem>, group: i64) -> Vec<Vec<InboxItem>> {
+    let mut rounds: Vec<Vec<InboxItem>> = Vec::new();
+    // the first round an update may join: the one after the last lone update
+    let mut first = 0;
+    // per chat, the round after its latest update's
+    let mut next: HashMap<i64, usize> = HashMap::new();
+    for item in batch {
+        if item.chat_id == group || item.chat_id == 0 {
+            rounds.push(vec![item]);
+            first = rounds.len();
+            continue;
+        }
+        let at = next.get(&item.chat_id).map_or(first, |&n| n.max(first));
+        if rounds.len() <= at {
+            rounds.resize_with(at + 1, Vec::new);
+        }
+        next.insert(item.chat_id, at + 1);
+        rounds[at].push(item);
+    }
+    rounds
+}
+
+/// An update handled and not yet completed.
+struct Handled {
+    update_id: i32,
+    actions: Vec<Action>,
+    kind: &'static str,
+    started: Instant,
+    span: Span,
+}
+
+/// Handles one stored update: the actions it calls for.
+async fn handle_stored(tree: &Tree, item: InboxItem, me: &Me, ctx: &Ctx) -> Handled {
+    let span = tracing::info_span!(
+        "update",
+        update_id = item.update_id,
+        chat_id = item.chat_id,
+        outcome = tracing::field::Empty,
+        passage = tracing::field::Empty,
+        score = tracing::field::Empty,
+        coverage = tracing::field::Empty,
+        command = tracing::field::Empty,
+        callback = tracing::field::Empty,
+        latency_us = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let kind = ["message", "edited_message", "callback_query"]
+        .into_iter()
+        .find(|k| item.body.contains(&format!("\"{k}\":")))
+        .unwrap_or("other");
+    let actions = match serde_json::from_str::<Update>(&item.body) {
+        Ok(update) => {
+            handle(tree, update, me.clone(), ctx.clone())
+                .instrument(span.clone())
+                .await
+        }
+        Err(_) => {
+            // the body may hold a user's text: log only that it was unreadable
+            span.in_scope(|| tracing::warn!("skipping an update teloxide cannot read"));
+            Vec::new()
+        }
+    };
+    Handled {
+        update_id: item.update_id,
+        actions,
+        kind,
+        started,
+        span,
+    }
+}
+
+/// Completes handled updates: marks them done and queues their actions in one transaction,
+/// retrying until the store takes it (the updates stay pending meanwhile, so nothing is lost).
+async fn complete(ctx: &Ctx, handled: &[Handled]) {
+    let updates: Vec<(i32, &[Action])> = handled
+        .iter()
+        .map(|h| (h.update_id, h.actions.as_slice()))
+        .collect();
+    let mut failures = 0u32;
+    while let Err(e) = ctx.store.complete_updates(&updates, now_ms()) {
+        tracing::error!(error = %e, updates = updates.len(), "cannot complete updates");
+        tokio::time::sleep(backoff(failures)).await;
+        failures = failures.saturating_add(1);
+    }
+    for h in handled {
+        ctx.metrics
+            .update(h.kind, h.started.elapsed().as_secs_f64());
+        h.span
+            .in_scope(|| tracing::info!(actions = h.actions.len(), "handled"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(update_id: i32, chat_id: i64) -> InboxItem {
+        InboxItem {
+            update_id,
+            chat_id,
+            body: String::new(),
+            received_at: 0,
+        }
+    }
+
+    /// Each round as its update ids.
+    fn ids(rounds: &[Vec<InboxItem>]) -> Vec<Vec<i32>> {
+        rounds
+            .iter()
+            .map(|r| r.iter().map(|i| i.update_id).collect())
+            .collect()
+    }
+
+    #[test]
+    fn one_update_per_chat_and_round_and_the_group_alone() {
+        const GROUP: i64 = -100;
+        let batch = vec![
+            item(1, 7),
+            item(2, 8),
+            item(3, 7),
+            item(4, GROUP),
+            item(5, 8),
+            item(6, 0),
+            item(7, 9),
+            item(8, 9),
+            item(9, 7),
+            item(10, 8),
+            item(11, 7),
+        ];
+        assert_eq!(
+            ids(&rounds(batch, GROUP)),
+            vec![
+                vec![1, 2],
+                vec![3],
+                vec![4],
+                vec![5],
+                vec![6],
+                vec![7, 9, 10],
+                vec![8, 11],
+            ]
+        );
+        assert!(rounds(Vec::new(), GROUP).is_empty());
     }
 }

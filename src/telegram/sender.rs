@@ -3,18 +3,19 @@
 //! giving up on chats that blocked the bot.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Notify};
-use tokio::task::JoinSet;
+use tokio::task::{self, JoinError, JoinSet};
 
 use super::action::{Action, Record};
 use super::api::{Api, ApiError, Performed};
 use super::render;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
-use crate::store::{OutboxItem, RelayDirection, Store};
+use crate::store::{OutboxHead, OutboxItem, RelayDirection, Store};
 
 /// Telegram's limits: about one message a second per chat, 20 a minute per group, 30 a second
 /// overall. Answers to button presses count toward the overall limit only.
@@ -112,12 +113,65 @@ fn now_ms() -> i64 {
 /// How many calls may be in flight at once.
 const MAX_IN_FLIGHT: usize = 32;
 
+/// How many queued actions the sender looks through for chats it may send to now (the oldest
+/// action of each chat), and how many it reads at a time.
+const LOOK_AHEAD: usize = 512;
+const PAGE: usize = 64;
+
 /// Gives up on an action after this many failed attempts that were not rate limits.
 const MAX_ATTEMPTS: u32 = 8;
 
 /// The ordering key of an outbox item: its chat, or its own id for callback answers.
-fn key(item: &OutboxItem) -> i64 {
-    item.chat_id.unwrap_or(i64::MIN + item.id)
+fn key(id: i64, chat_id: Option<i64>) -> i64 {
+    chat_id.unwrap_or(i64::MIN + id)
+}
+
+type Sent = (OutboxItem, Result<Performed, ApiError>);
+
+/// The sends under way: at most one per chat, each task's outbox row known.
+#[derive(Default)]
+struct InFlight {
+    tasks: JoinSet<Sent>,
+    /// The ordering keys ([`key`]) with a send under way.
+    chats: HashSet<i64>,
+    rows: HashMap<task::Id, OutboxHead>,
+}
+
+impl InFlight {
+    fn start(&mut self, head: OutboxHead, send: impl Future<Output = Sent> + Send + 'static) {
+        self.chats.insert(key(head.id, head.chat_id));
+        let task = self.tasks.spawn(send);
+        self.rows.insert(task.id(), head);
+    }
+
+    /// Bookkeeping for a finished task; its action and result when it ran to the end. A task
+    /// that panicked is a bug, not an answer from Telegram: the action would fail the same way
+    /// again, so it goes to `done` to be dropped.
+    fn finish(
+        &mut self,
+        joined: Result<(task::Id, Sent), JoinError>,
+        done: &mut Vec<i64>,
+    ) -> Option<Sent> {
+        let id = match &joined {
+            Ok((id, _)) => *id,
+            Err(e) => e.id(),
+        };
+        let head = self.rows.remove(&id);
+        if let Some(head) = head {
+            self.chats.remove(&key(head.id, head.chat_id));
+        }
+        match joined {
+            Ok((_, sent)) => Some(sent),
+            Err(_) => {
+                tracing::error!(
+                    outbox_id = head.map(|h| h.id),
+                    "a send task failed; dropping its action"
+                );
+                done.extend(head.map(|h| h.id));
+                None
+            }
+        }
+    }
 }
 
 /// Sends until shutdown; on shutdown, keeps sending for at most `drain` to empty the outbox
@@ -133,8 +187,7 @@ pub async fn send(
 ) {
     let group = settings.coordinators.chat_id;
     let mut throttle = Throttle::new(settings.telegram.throttle);
-    let mut in_flight: JoinSet<(OutboxItem, Result<Performed, ApiError>)> = JoinSet::new();
-    let mut busy: HashSet<i64> = HashSet::new();
+    let mut in_flight = InFlight::default();
     let mut deadline: Option<Instant> = None;
     loop {
         let now = Instant::now();
@@ -144,62 +197,80 @@ pub async fn send(
         if deadline.is_some_and(|d| now >= d) {
             break;
         }
-        let batch = match store.outbox_batch(512) {
-            Ok(batch) => batch,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if batch.is_empty() && in_flight.is_empty() && deadline.is_some() {
-            break;
-        }
         let mut wake = now + Duration::from_secs(1);
         let mut seen: HashSet<i64> = HashSet::new();
         let now_unix = now_ms();
-        for item in batch {
-            if in_flight.len() >= MAX_IN_FLIGHT {
-                break;
+        // the outbox, oldest first, a page at a time until the sends are full or the look-ahead
+        // is used up: under load the first page is usually enough
+        let (mut after, mut scanned, mut outbox_empty) = (0, 0, false);
+        while in_flight.tasks.len() < MAX_IN_FLIGHT && scanned < LOOK_AHEAD {
+            let page = match store.outbox_heads(after, PAGE) {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the outbox");
+                    wake = now;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            };
+            outbox_empty |= scanned == 0 && page.is_empty();
+            scanned += page.len();
+            for &head in &page {
+                if in_flight.tasks.len() >= MAX_IN_FLIGHT {
+                    break;
+                }
+                let k = key(head.id, head.chat_id);
+                // only the oldest action of each chat is eligible: order within a chat is kept
+                if !seen.insert(k) || in_flight.chats.contains(&k) {
+                    continue;
+                }
+                if head.not_before > now_unix {
+                    let later = Duration::from_millis((head.not_before - now_unix) as u64);
+                    wake = wake.min(now + later);
+                    continue;
+                }
+                let at = throttle.ready_at(head.chat_id, now);
+                if at > now {
+                    wake = wake.min(at);
+                    continue;
+                }
+                // only an action about to be performed is decoded
+                let item = match store.outbox_item(head.id) {
+                    Ok(Some(item)) => item,
+                    // erased or dropped since its head was read: the chat's next one goes next
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read an outbox action");
+                        continue;
+                    }
+                };
+                throttle.record(item.chat_id, now);
+                let api = api.clone();
+                let store = store.clone();
+                in_flight.start(head, async move {
+                    let result = deliver(&api, store.as_ref(), group, &item.action).await;
+                    (item, result)
+                });
             }
-            let k = key(&item);
-            // only the oldest action of each chat is eligible: order within a chat is kept
-            if !seen.insert(k) || busy.contains(&k) {
-                continue;
+            match page.last() {
+                Some(last) if page.len() == PAGE => after = last.id,
+                _ => break,
             }
-            if item.not_before > now_unix {
-                let later = Duration::from_millis((item.not_before - now_unix) as u64);
-                wake = wake.min(now + later);
-                continue;
-            }
-            let at = throttle.ready_at(item.chat_id, now);
-            if at > now {
-                wake = wake.min(at);
-                continue;
-            }
-            throttle.record(item.chat_id, now);
-            busy.insert(k);
-            let api = api.clone();
-            let store = store.clone();
-            in_flight.spawn(async move {
-                let result = deliver(&api, store.as_ref(), group, &item.action).await;
-                (item, result)
-            });
+        }
+        if outbox_empty && in_flight.tasks.is_empty() && deadline.is_some() {
+            break;
         }
         throttle.shrink(now);
         let sleep =
             tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(Instant::now())));
         tokio::select! {
-            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                let Ok((item, result)) = joined else {
-                    tracing::error!("a send task failed");
-                    continue;
-                };
-                busy.remove(&key(&item));
-                if let Err(e) = &result {
-                    metrics.api_error(e.kind());
+            Some(joined) = in_flight.tasks.join_next_with_id(), if !in_flight.tasks.is_empty() => {
+                // every send that has finished is settled before the outbox is read again
+                let mut finished = vec![joined];
+                while let Some(joined) = in_flight.tasks.try_join_next_with_id() {
+                    finished.push(joined);
                 }
-                settle(store.as_ref(), &settings, &mut throttle, item, result);
+                settle_all(finished, &mut in_flight, store.as_ref(), &settings, &metrics, &mut throttle);
             }
             _ = outbox.notified() => {}
             _ = sleep => {}
@@ -207,14 +278,36 @@ pub async fn send(
         }
     }
     // what was started is finished, so it is not sent twice after a restart
-    while let Some(joined) = in_flight.join_next().await {
-        if let Ok((item, result)) = joined {
-            if let Err(e) = &result {
-                metrics.api_error(e.kind());
-            }
-            settle(store.as_ref(), &settings, &mut throttle, item, result);
+    while let Some(joined) = in_flight.tasks.join_next_with_id().await {
+        let finished = vec![joined];
+        settle_all(
+            finished,
+            &mut in_flight,
+            store.as_ref(),
+            &settings,
+            &metrics,
+            &mut throttle,
+        );
+    }
+}
+
+/// Settles finished sends, then removes the finished actions from the outbox in one
+/// transaction.
+fn settle_all(
+    finished: Vec<Result<(task::Id, Sent), JoinError>>,
+    in_flight: &mut InFlight,
+    store: &dyn Store,
+    settings: &Settings,
+    metrics: &Metrics,
+    throttle: &mut Throttle,
+) {
+    let mut done = Vec::with_capacity(finished.len());
+    for joined in finished {
+        if let Some((item, result)) = in_flight.finish(joined, &mut done) {
+            settle(store, settings, metrics, throttle, item, result, &mut done);
         }
     }
+    log_store("remove finished actions", store.outbox_done(&done));
 }
 
 /// Puts a coordinators'-group message where its escalation is now: in its topic, or under its
@@ -392,14 +485,20 @@ fn record(store: &dyn Store, action: &Action, performed: Performed) {
     log_store("record a sent message", result);
 }
 
-/// Records the result of one action.
+/// Records the result of one action; the id of one that is finished (performed or given up)
+/// goes to `done`, for removal from the outbox with the others finished at the same time.
 fn settle(
     store: &dyn Store,
     settings: &Settings,
+    metrics: &Metrics,
     throttle: &mut Throttle,
     item: OutboxItem,
     result: Result<Performed, ApiError>,
+    done: &mut Vec<i64>,
 ) {
+    if let Err(e) = &result {
+        metrics.api_error(e.kind());
+    }
     let log_err = |what: &str, r: Result<(), crate::store::StoreError>| {
         if let Err(e) = r {
             tracing::error!(error = %e, "cannot {what}");
@@ -407,7 +506,7 @@ fn settle(
     };
     let chat = item.chat_id;
     match result {
-        Ok(_) => log_err("remove a sent action", store.outbox_done(item.id)),
+        Ok(_) => done.push(item.id),
         Err(ApiError::RetryAfter(d)) => {
             tracing::warn!(
                 chat_id = chat,
@@ -449,7 +548,7 @@ fn settle(
                     Err(e) => tracing::error!(error = %e, "cannot mark the escalation"),
                 }
             }
-            log_err("remove the action", store.outbox_done(item.id));
+            done.push(item.id);
         }
         Err(ApiError::Migrated(new_chat)) => {
             tracing::info!(
@@ -524,7 +623,7 @@ fn settle(
         }
         Err(e) => {
             tracing::error!(chat_id = chat, error = %e, attempts = item.attempts + 1, "giving up on an action");
-            log_err("remove the action", store.outbox_done(item.id));
+            done.push(item.id);
         }
     }
 }
