@@ -19,12 +19,44 @@ use crate::store::{OutboxHead, OutboxItem, RelayDirection, Store};
 
 /// Telegram's limits: about one message a second per chat, 20 a minute per group, 30 a second
 /// overall. Answers to button presses count toward the overall limit only.
+///
+/// Telegram counts a message when it arrives, somewhere between our starting the call and
+/// getting its answer, and the network's delay varies. So a call counts from its start until
+/// its answer (then at the time of the answer): a new call may start only when fewer than the
+/// limit are counted in the window before it, which keeps every window at Telegram, wherever
+/// in that span each call arrived, within the limit.
 #[derive(Debug)]
 pub struct Throttle {
     enabled: bool,
+    /// Per chat: when its next message may start (a second after its last was answered).
     per_chat: HashMap<i64, Instant>,
-    groups: HashMap<i64, VecDeque<Instant>>,
-    global: VecDeque<Instant>,
+    /// Per group: when its messages were answered, and how many are under way.
+    groups: HashMap<i64, Sent>,
+    global: Sent,
+}
+
+/// Calls answered (oldest first) and calls under way.
+#[derive(Debug, Default)]
+struct Sent {
+    answered: VecDeque<Instant>,
+    under_way: usize,
+}
+
+impl Sent {
+    /// When one more call may start within `max` per `window`.
+    fn ready_at(&mut self, now: Instant, window: Duration, max: usize) -> Instant {
+        prune(&mut self.answered, now, window);
+        let counted = self.answered.len() + self.under_way;
+        if counted < max {
+            return now;
+        }
+        // once the oldest answered ones leave the window; if the calls under way alone fill
+        // it, once one is answered and has left it (the answer wakes the sender earlier)
+        match self.answered.get(counted - max) {
+            Some(&t) => t + window,
+            None => now + window,
+        }
+    }
 }
 
 const PER_CHAT_GAP: Duration = Duration::from_millis(1000);
@@ -39,45 +71,53 @@ impl Throttle {
             enabled,
             per_chat: HashMap::new(),
             groups: HashMap::new(),
-            global: VecDeque::new(),
+            global: Sent::default(),
         }
     }
 
-    /// When a message to `chat` may go next (now or later); `None` chat is a callback answer.
+    /// When a message to `chat` may start (now or later); `None` chat is a callback answer.
     pub fn ready_at(&mut self, chat: Option<i64>, now: Instant) -> Instant {
         if !self.enabled {
             return now;
         }
-        let mut at = now;
-        prune(&mut self.global, now, GLOBAL_WINDOW);
-        if self.global.len() >= GLOBAL_MAX {
-            at = at.max(self.global[self.global.len() - GLOBAL_MAX] + GLOBAL_WINDOW);
-        }
+        let mut at = self.global.ready_at(now, GLOBAL_WINDOW, GLOBAL_MAX);
         if let Some(chat) = chat {
             if let Some(&next) = self.per_chat.get(&chat) {
                 at = at.max(next);
             }
             if chat < 0 {
-                let sent = self.groups.entry(chat).or_default();
-                prune(sent, now, GROUP_WINDOW);
-                if sent.len() >= GROUP_MAX {
-                    at = at.max(sent[sent.len() - GROUP_MAX] + GROUP_WINDOW);
-                }
+                let group = self.groups.entry(chat).or_default();
+                at = at.max(group.ready_at(now, GROUP_WINDOW, GROUP_MAX));
             }
         }
         at
     }
 
-    /// Records a send at `now`.
-    pub fn record(&mut self, chat: Option<i64>, now: Instant) {
+    /// Records that a call to `chat` starts.
+    pub fn started(&mut self, chat: Option<i64>) {
         if !self.enabled {
             return;
         }
-        self.global.push_back(now);
+        self.global.under_way += 1;
+        if let Some(chat) = chat.filter(|&c| c < 0) {
+            self.groups.entry(chat).or_default().under_way += 1;
+        }
+    }
+
+    /// Records that a call to `chat` was answered (whatever the answer) at `now`.
+    pub fn answered(&mut self, chat: Option<i64>, now: Instant) {
+        if !self.enabled {
+            return;
+        }
+        self.global.under_way = self.global.under_way.saturating_sub(1);
+        self.global.answered.push_back(now);
         if let Some(chat) = chat {
-            self.per_chat.insert(chat, now + PER_CHAT_GAP);
+            let next = self.per_chat.entry(chat).or_insert(now);
+            *next = (*next).max(now + PER_CHAT_GAP);
             if chat < 0 {
-                self.groups.entry(chat).or_default().push_back(now);
+                let group = self.groups.entry(chat).or_default();
+                group.under_way = group.under_way.saturating_sub(1);
+                group.answered.push_back(now);
             }
         }
     }
@@ -93,8 +133,13 @@ impl Throttle {
     /// Forgets chats idle for a while, so the maps do not grow without bound.
     fn shrink(&mut self, now: Instant) {
         self.per_chat.retain(|_, next| *next + GROUP_WINDOW > now);
-        self.groups
-            .retain(|_, sent| sent.back().is_some_and(|&t| t + GROUP_WINDOW > now));
+        self.groups.retain(|_, sent| {
+            sent.under_way > 0
+                || sent
+                    .answered
+                    .back()
+                    .is_some_and(|&t| t + GROUP_WINDOW > now)
+        });
     }
 }
 
@@ -126,19 +171,19 @@ fn key(id: i64, chat_id: Option<i64>) -> i64 {
     chat_id.unwrap_or(i64::MIN + id)
 }
 
-type Sent = (OutboxItem, Result<Performed, ApiError>);
+type Sending = (OutboxItem, Result<Performed, ApiError>);
 
 /// The sends under way: at most one per chat, each task's outbox row known.
 #[derive(Default)]
 struct InFlight {
-    tasks: JoinSet<Sent>,
+    tasks: JoinSet<Sending>,
     /// The ordering keys ([`key`]) with a send under way.
     chats: HashSet<i64>,
     rows: HashMap<task::Id, OutboxHead>,
 }
 
 impl InFlight {
-    fn start(&mut self, head: OutboxHead, send: impl Future<Output = Sent> + Send + 'static) {
+    fn start(&mut self, head: OutboxHead, send: impl Future<Output = Sending> + Send + 'static) {
         self.chats.insert(key(head.id, head.chat_id));
         let task = self.tasks.spawn(send);
         self.rows.insert(task.id(), head);
@@ -149,9 +194,10 @@ impl InFlight {
     /// again, so it goes to `done` to be dropped.
     fn finish(
         &mut self,
-        joined: Result<(task::Id, Sent), JoinError>,
+        joined: Result<(task::Id, Sending), JoinError>,
+        throttle: &mut Throttle,
         done: &mut Vec<i64>,
-    ) -> Option<Sent> {
+    ) -> Option<Sending> {
         let id = match &joined {
             Ok((id, _)) => *id,
             Err(e) => e.id(),
@@ -159,9 +205,10 @@ impl InFlight {
         let head = self.rows.remove(&id);
         if let Some(head) = head {
             self.chats.remove(&key(head.id, head.chat_id));
+            throttle.answered(head.chat_id, Instant::now());
         }
         match joined {
-            Ok((_, sent)) => Some(sent),
+            Ok((_, sending)) => Some(sending),
             Err(_) => {
                 tracing::error!(
                     outbox_id = head.map(|h| h.id),
@@ -244,7 +291,7 @@ pub async fn send(
                         continue;
                     }
                 };
-                throttle.record(item.chat_id, now);
+                throttle.started(item.chat_id);
                 let api = api.clone();
                 let store = store.clone();
                 in_flight.start(head, async move {
@@ -294,7 +341,7 @@ pub async fn send(
 /// Settles finished sends, then removes the finished actions from the outbox in one
 /// transaction.
 fn settle_all(
-    finished: Vec<Result<(task::Id, Sent), JoinError>>,
+    finished: Vec<Result<(task::Id, Sending), JoinError>>,
     in_flight: &mut InFlight,
     store: &dyn Store,
     settings: &Settings,
@@ -303,7 +350,7 @@ fn settle_all(
 ) {
     let mut done = Vec::with_capacity(finished.len());
     for joined in finished {
-        if let Some((item, result)) = in_flight.finish(joined, &mut done) {
+        if let Some((item, result)) = in_flight.finish(joined, throttle, &mut done) {
             settle(store, settings, metrics, throttle, item, result, &mut done);
         }
     }
@@ -632,12 +679,18 @@ fn settle(
 mod tests {
     use super::*;
 
+    /// A call started and answered at once.
+    fn send(t: &mut Throttle, chat: Option<i64>, at: Instant) {
+        t.started(chat);
+        t.answered(chat, at);
+    }
+
     #[test]
     fn one_message_a_second_per_chat() {
         let mut t = Throttle::new(true);
         let now = Instant::now();
         assert_eq!(t.ready_at(Some(1), now), now);
-        t.record(Some(1), now);
+        send(&mut t, Some(1), now);
         assert_eq!(t.ready_at(Some(1), now), now + PER_CHAT_GAP);
         assert_eq!(
             t.ready_at(Some(2), now),
@@ -648,22 +701,63 @@ mod tests {
     }
 
     #[test]
+    fn the_gap_counts_from_the_answer() {
+        let mut t = Throttle::new(true);
+        let start = Instant::now();
+        t.started(Some(1));
+        let answered = start + Duration::from_millis(300);
+        t.answered(Some(1), answered);
+        assert_eq!(t.ready_at(Some(1), answered), answered + PER_CHAT_GAP);
+    }
+
+    #[test]
     fn twenty_a_minute_per_group_and_thirty_a_second_overall() {
         let mut t = Throttle::new(true);
         let start = Instant::now();
         for i in 0..GROUP_MAX as u64 {
             let at = start + Duration::from_secs(i * 2);
             assert!(t.ready_at(Some(-100), at) <= at);
-            t.record(Some(-100), at);
+            send(&mut t, Some(-100), at);
         }
         let next = start + Duration::from_secs(40);
         assert_eq!(t.ready_at(Some(-100), next), start + GROUP_WINDOW);
 
         let mut t = Throttle::new(true);
         for chat in 0..GLOBAL_MAX as i64 {
-            t.record(Some(chat + 1), start);
+            send(&mut t, Some(chat + 1), start);
         }
         assert_eq!(t.ready_at(Some(999), start), start + GLOBAL_WINDOW);
+    }
+
+    #[test]
+    fn calls_under_way_count_toward_the_limits() {
+        let mut t = Throttle::new(true);
+        let start = Instant::now();
+        // 10 answered at the start, 20 still under way: the window is full
+        for chat in 0..10 {
+            send(&mut t, Some(chat + 1), start);
+        }
+        for chat in 10..GLOBAL_MAX as i64 {
+            assert_eq!(t.ready_at(Some(chat + 1), start), start);
+            t.started(Some(chat + 1));
+        }
+        let later = start + Duration::from_millis(500);
+        assert_eq!(t.ready_at(Some(999), later), start + GLOBAL_WINDOW);
+        // all 30 under way: nothing may start until one is answered and a second has passed
+        let mut t = Throttle::new(true);
+        for chat in 0..GLOBAL_MAX as i64 {
+            t.started(Some(chat + 1));
+        }
+        assert_eq!(t.ready_at(None, later), later + GLOBAL_WINDOW);
+        t.answered(Some(1), later);
+        assert_eq!(t.ready_at(None, later), later + GLOBAL_WINDOW);
+        // the same for a group's twenty a minute
+        let mut t = Throttle::new(true);
+        for _ in 0..GROUP_MAX {
+            t.started(Some(-100));
+        }
+        assert_eq!(t.ready_at(Some(-100), start), start + GROUP_WINDOW);
+        assert_eq!(t.ready_at(Some(-200), start), start);
     }
 
     #[test]
@@ -671,7 +765,7 @@ mod tests {
         let mut t = Throttle::new(false);
         let now = Instant::now();
         for _ in 0..100 {
-            t.record(Some(1), now);
+            send(&mut t, Some(1), now);
         }
         assert_eq!(t.ready_at(Some(1), now), now);
     }
