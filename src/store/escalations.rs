@@ -424,7 +424,7 @@ mod tests {
     use tempfile::TempDir;
 
     use super::super::schema::MIGRATIONS;
-    use super::super::{NewUpdate, Store};
+    use super::super::{AnswerRecord, Completion, NewUpdate, Store};
     use super::*;
 
     fn open(dir: &TempDir) -> SqliteStore {
@@ -823,30 +823,64 @@ mod tests {
     }
 
     #[test]
-    fn record_answer_appends_the_exchange_and_counts_the_streak() {
+    fn an_answer_is_recorded_alone_or_with_its_update() {
         let dir = TempDir::new().expect("tempdir");
         let store = open(&dir);
-        let exchange = [
-            entry(100, Role::Caregiver, "question"),
-            entry(101, Role::Bot, "no_match"),
-        ];
-        // a chat never seen before gets a row; misses count up, an answer resets
-        assert_eq!(store.record_answer(7, &exchange, false).expect("record"), 1);
-        assert_eq!(store.record_answer(7, &[], false).expect("record"), 2);
-        assert_eq!(store.chat_state(7).expect("state").no_match_streak, 2);
-        assert_eq!(
-            store
-                .record_answer(7, &exchange[..1], true)
-                .expect("record"),
-            0
-        );
+        let answer = |chat_id, lines: &[&str], no_match_streak| AnswerRecord {
+            chat_id,
+            transcript: lines
+                .iter()
+                .map(|l| entry(100, Role::Caregiver, l))
+                .collect(),
+            no_match_streak,
+        };
+        // a chat never seen before gets a row
+        store
+            .record_answer(&answer(7, &["one"], 1))
+            .expect("record");
+        assert_eq!(store.chat_state(7).expect("state").no_match_streak, 1);
+        store.record_answer(&answer(7, &[], 0)).expect("record");
         assert_eq!(store.chat_state(7).expect("state").no_match_streak, 0);
-        assert_eq!(store.record_answer(8, &[], true).expect("record"), 0);
+
+        store
+            .enqueue_updates(
+                &[
+                    NewUpdate {
+                        update_id: 1,
+                        chat_id: 7,
+                        body: "{}".into(),
+                    },
+                    NewUpdate {
+                        update_id: 2,
+                        chat_id: 8,
+                        body: "{}".into(),
+                    },
+                ],
+                50,
+            )
+            .expect("enqueue");
+        let (first, second) = (answer(7, &["two"], 2), answer(8, &["three"], 0));
+        let completion = |update_id, answer| Completion {
+            update_id,
+            actions: &[],
+            answer: Some(answer),
+        };
+        store
+            .complete_updates(&[completion(1, &first), completion(2, &second)], 200)
+            .expect("complete");
+        assert_eq!(store.chat_state(7).expect("state").no_match_streak, 2);
+        // a redelivered update is not recorded again
+        store
+            .complete_updates(&[completion(1, &first)], 300)
+            .expect("complete again");
         assert_eq!(
             texts(&store.transcript(7, 10).expect("transcript")),
-            ["question", "question", "no_match"]
+            ["one", "two"]
         );
-        assert!(store.transcript(8, 10).expect("transcript").is_empty());
+        assert_eq!(
+            texts(&store.transcript(8, 10).expect("transcript")),
+            ["three"]
+        );
     }
 
     #[test]

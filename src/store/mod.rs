@@ -217,6 +217,26 @@ impl Role {
     }
 }
 
+/// What answering one message leaves behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerRecord {
+    pub chat_id: i64,
+    /// Lines for the chat's transcript (none for a group).
+    pub transcript: Vec<TranscriptEntry>,
+    /// The chat's count of consecutive unmatched messages, this one included.
+    pub no_match_streak: u32,
+}
+
+/// A handled update to complete ([`Store::complete_updates`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Completion<'a> {
+    pub update_id: i32,
+    /// To append to the outbox.
+    pub actions: &'a [Action],
+    /// What answering it left behind, written with it.
+    pub answer: Option<&'a AnswerRecord>,
+}
+
 /// One line of a chat's transcript.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TranscriptEntry {
@@ -287,12 +307,19 @@ pub trait Store: Send + Sync {
     /// enqueued, or deleted by [`Store::forget_chat`] while it was being handled, as `/forget`
     /// does to itself) records it as done and queues the actions.
     fn complete_update(&self, update_id: i32, actions: &[Action], now: i64) -> StoreResult<()> {
-        self.complete_updates(&[(update_id, actions)], now)
+        let completion = Completion {
+            update_id,
+            actions,
+            answer: None,
+        };
+        self.complete_updates(&[completion], now)
     }
 
     /// [`Store::complete_update`] for several updates in one transaction (all or none), in the
-    /// order given: one commit for a round of updates handled side by side.
-    fn complete_updates(&self, updates: &[(i32, &[Action])], now: i64) -> StoreResult<()>;
+    /// order given, each with what answering it leaves behind ([`Store::record_answer`], not
+    /// written for an update already done): one commit for a round of updates handled side by
+    /// side.
+    fn complete_updates(&self, updates: &[Completion<'_>], now: i64) -> StoreResult<()>;
 
     /// Whether the update has been handled.
     fn is_update_done(&self, update_id: i32) -> StoreResult<bool>;
@@ -354,15 +381,9 @@ pub trait Store: Send + Sync {
     /// Sets the chat's count of consecutive unmatched messages.
     fn set_no_match_streak(&self, chat_id: i64, n: u32) -> StoreResult<()>;
 
-    /// What answering one message leaves behind, in one transaction: `transcript` lines
-    /// appended to the chat's transcript, and its no-match streak counted up (`matched` false)
-    /// or reset. Returns the new streak.
-    fn record_answer(
-        &self,
-        chat_id: i64,
-        transcript: &[TranscriptEntry],
-        matched: bool,
-    ) -> StoreResult<u32>;
+    /// What answering one message leaves behind, in one transaction: lines appended to the
+    /// chat's transcript, and its no-match streak.
+    fn record_answer(&self, answer: &AnswerRecord) -> StoreResult<()>;
 
     /// A group became a supergroup: moves the chat's row, inbox rows, feedback, transcript,
     /// escalations and queued actions (including the chat id inside them) to the new id, in one

@@ -13,8 +13,8 @@ use rusqlite::{
 use super::escalations;
 use super::schema::MIGRATIONS;
 use super::{
-    ChatState, Escalation, InboxItem, NewEscalation, NewUpdate, OutboxHead, OutboxItem,
-    RelayDirection, Store, StoreError, StoreResult, TranscriptEntry,
+    AnswerRecord, ChatState, Completion, Escalation, InboxItem, NewEscalation, NewUpdate,
+    OutboxHead, OutboxItem, RelayDirection, Store, StoreError, StoreResult, TranscriptEntry,
 };
 use crate::telegram::action::Action;
 
@@ -213,6 +213,35 @@ pub(super) fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// Appends an answer's transcript lines and sets the chat's no-match streak.
+fn write_answer(conn: &Connection, answer: &AnswerRecord) -> rusqlite::Result<()> {
+    for entry in &answer.transcript {
+        escalations::insert_transcript(conn, answer.chat_id, entry)?;
+    }
+    write_streak(conn, answer.chat_id, answer.no_match_streak)
+}
+
+/// Sets a chat's count of consecutive unmatched messages.
+fn write_streak(conn: &Connection, chat_id: i64, n: u32) -> rusqlite::Result<()> {
+    if n == 0 {
+        // Zero is the default: no need to create a row for it.
+        conn.prepare_cached(
+            "UPDATE chats SET no_match_streak = 0 WHERE chat_id = ?1 AND no_match_streak <> 0",
+        )?
+        .execute([chat_id])?;
+    } else {
+        // Normally the row exists (enqueueing the chat's update created it). Without a time to
+        // go by, a new row counts as last seen at 0, so retention removes it at the next purge
+        // unless the chat writes again; a streak is short-lived.
+        conn.prepare_cached(
+            "INSERT INTO chats (chat_id, last_seen, no_match_streak) VALUES (?1, 0, ?2)
+             ON CONFLICT (chat_id) DO UPDATE SET no_match_streak = excluded.no_match_streak",
+        )?
+        .execute(params![chat_id, n])?;
+    }
+    Ok(())
+}
+
 /// An outbox row's head from its first four columns: id, chat_id, not_before, attempts.
 fn outbox_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxHead> {
     Ok(OutboxHead {
@@ -331,20 +360,20 @@ impl Store for SqliteStore {
         })
     }
 
-    fn complete_updates(&self, updates: &[(i32, &[Action])], now: i64) -> StoreResult<()> {
+    fn complete_updates(&self, updates: &[Completion<'_>], now: i64) -> StoreResult<()> {
         let encoded = updates
             .iter()
-            .map(|(update_id, actions)| {
-                let actions = actions
+            .map(|u| {
+                u.actions
                     .iter()
                     .map(|a| Ok((a.chat_id(), self.encode(a)?)))
-                    .collect::<StoreResult<Vec<_>>>()?;
-                Ok((*update_id, actions))
+                    .collect::<StoreResult<Vec<_>>>()
             })
             .collect::<StoreResult<Vec<_>>>()?;
         self.run("complete an update", |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for (update_id, actions) in &encoded {
+            for (update, actions) in updates.iter().zip(&encoded) {
+                let update_id = update.update_id;
                 let done_at: Option<Option<i64>> = tx
                     .prepare_cached("SELECT done_at FROM inbox WHERE update_id = ?1")?
                     .query_row([update_id], |r| r.get(0))
@@ -368,8 +397,11 @@ impl Store for SqliteStore {
                              VALUES (?1, 0, NULL, ?2, ?2)",
                         )?
                         .execute(params![update_id, now])?;
-                        bump_max_update_id(&tx, *update_id)?;
+                        bump_max_update_id(&tx, update_id)?;
                     }
+                }
+                if let Some(answer) = update.answer {
+                    write_answer(&tx, answer)?;
                 }
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO outbox (chat_id, action, not_before) VALUES (?1, ?2, ?3)",
@@ -559,58 +591,16 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_answer(
-        &self,
-        chat_id: i64,
-        transcript: &[TranscriptEntry],
-        matched: bool,
-    ) -> StoreResult<u32> {
+    fn record_answer(&self, answer: &AnswerRecord) -> StoreResult<()> {
         self.run("record an answer", |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for entry in transcript {
-                escalations::insert_transcript(&tx, chat_id, entry)?;
-            }
-            let streak = if matched {
-                tx.prepare_cached(
-                    "UPDATE chats SET no_match_streak = 0
-                     WHERE chat_id = ?1 AND no_match_streak <> 0",
-                )?
-                .execute([chat_id])?;
-                0
-            } else {
-                // a new row counts as last seen at 0, as in `set_no_match_streak`
-                tx.prepare_cached(
-                    "INSERT INTO chats (chat_id, last_seen, no_match_streak) VALUES (?1, 0, 1)
-                     ON CONFLICT (chat_id) DO UPDATE SET no_match_streak = no_match_streak + 1
-                     RETURNING no_match_streak",
-                )?
-                .query_row([chat_id], |r| r.get(0))?
-            };
-            tx.commit()?;
-            Ok(streak)
+            write_answer(&tx, answer)?;
+            tx.commit()
         })
     }
 
     fn set_no_match_streak(&self, chat_id: i64, n: u32) -> StoreResult<()> {
-        self.run("update a chat", |conn| {
-            if n == 0 {
-                // Zero is the default: no need to create a row for it.
-                conn.execute(
-                    "UPDATE chats SET no_match_streak = 0 WHERE chat_id = ?1",
-                    [chat_id],
-                )?;
-            } else {
-                // Normally the row exists (enqueueing the chat's update created it). Without a
-                // time to go by, a new row counts as last seen at 0, so retention removes it
-                // at the next purge unless the chat writes again; a streak is short-lived.
-                conn.execute(
-                    "INSERT INTO chats (chat_id, last_seen, no_match_streak) VALUES (?1, 0, ?2)
-                     ON CONFLICT (chat_id) DO UPDATE SET no_match_streak = excluded.no_match_streak",
-                    params![chat_id, n],
-                )?;
-            }
-            Ok(())
-        })
+        self.run("update a chat", |conn| write_streak(conn, chat_id, n))
     }
 
     fn migrate_chat(&self, old_chat_id: i64, new_chat_id: i64) -> StoreResult<()> {

