@@ -21,7 +21,7 @@
 //!   chat and 25 to a group; Telegram's limits checked on the fake's arrival timestamps.
 //!
 //! The tests assert correctness only (every update answered exactly once, in order, limits
-//! kept); timings are printed as markdown tables and compared with the targets in LOADTEST.md.
+//! kept); timings are printed as markdown tables and compared with the targets in BENCHMARKS.md.
 //! Every loop is bounded in count and in time.
 
 use std::collections::HashMap;
