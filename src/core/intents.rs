@@ -2,6 +2,7 @@
 //! requests for a person, smalltalk, and questions about one person's treatment. The rules are
 //! data (`intents.toml`) compiled into the binary.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use regex::Regex;
@@ -46,9 +47,21 @@ pub struct Intents {
 #[error("intent rules (src/core/intents.toml): {0}")]
 pub struct RuleError(String);
 
+/// `text` lower-cased, as the rules expect: callers mostly pass it so already.
+fn lower(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_uppercase) {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// One regex for all of `map`'s patterns. They are matched against lower-cased text
+/// ([`lower`]) and are lower case themselves (a test checks), so no `(?i)`: case-insensitive
+/// Unicode classes made compiling the rules half of `faqbot ask`'s start-up.
 fn one(map: &BTreeMap<String, Vec<String>>) -> Result<Regex, RuleError> {
     let parts: Vec<String> = map.values().flatten().map(|p| format!("(?:{p})")).collect();
-    Regex::new(&format!("(?i){}", parts.join("|"))).map_err(|e| RuleError(e.to_string()))
+    Regex::new(&parts.join("|")).map_err(|e| RuleError(e.to_string()))
 }
 
 impl Intents {
@@ -75,6 +88,7 @@ impl Intents {
     /// The language of the first emergency rule that matches, if any. English rules are tried
     /// first: most messages are in English, and brand-new writers mix languages.
     pub fn emergency(&self, text: &str) -> Option<&str> {
+        let text = &*lower(text);
         let english = self.emergency.iter().filter(|(l, _)| l == "en");
         let others = self.emergency.iter().filter(|(l, _)| l != "en");
         english
@@ -84,10 +98,11 @@ impl Intents {
     }
 
     pub fn handoff(&self, text: &str) -> bool {
-        self.handoff.is_match(text)
+        self.handoff.is_match(&lower(text))
     }
 
     pub fn smalltalk(&self, text: &str) -> Option<Smalltalk> {
+        let text = lower(text);
         let text = text.trim();
         if self.greeting.is_match(text) {
             Some(Smalltalk::Greeting)
@@ -101,7 +116,7 @@ impl Intents {
     }
 
     pub fn advice(&self, text: &str) -> bool {
-        self.advice.is_match(text)
+        self.advice.is_match(&lower(text))
     }
 }
 
@@ -111,6 +126,30 @@ mod tests {
 
     fn intents() -> Intents {
         Intents::new().expect("rules compile")
+    }
+
+    /// Every pattern is lower case (outside escapes such as `\\W` or `\\p{Lu}`): the text is
+    /// lower-cased before matching, so an upper-case letter could never match.
+    #[test]
+    fn patterns_are_lower_case() {
+        let rules: Rules = toml::from_str(RULES).expect("rules parse");
+        let escapes = Regex::new(r"\\[pP]\{[^}]*\}|\\.").expect("regex");
+        for map in [
+            &rules.emergency,
+            &rules.handoff,
+            &rules.greeting,
+            &rules.thanks,
+            &rules.identity,
+            &rules.advice,
+        ] {
+            for pattern in map.values().flatten() {
+                let letters = escapes.replace_all(pattern, "");
+                assert!(
+                    letters.chars().all(|c| c.to_lowercase().eq([c])),
+                    "upper case in {pattern}"
+                );
+            }
+        }
     }
 
     #[test]
