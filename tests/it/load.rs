@@ -180,16 +180,17 @@ fn plan(updates: usize, chats: usize, first_chat: i64, seed: u64) -> Vec<Msg> {
         .collect()
 }
 
-/// Queues one update at the fake; returns its update id. In a group, a question names the bot.
-fn push(fake: &FakeTelegram, m: &Msg) -> i32 {
+/// Queues one update at the fake. In a group, a question names the bot.
+fn push(fake: &FakeTelegram, m: &Msg) -> Pushed {
     let user = m.chat.abs();
-    if m.text.starts_with('/') {
+    let update_id = if m.text.starts_with('/') {
         fake.push_command(m.chat, user, m.text)
     } else if m.chat < 0 {
         fake.push_text(m.chat, user, &format!("@{BOT_USERNAME} {}", m.text))
     } else {
         fake.push_text(m.chat, user, m.text)
-    }
+    };
+    Pushed { msg: *m, update_id }
 }
 
 /// An update the fake queued.
@@ -459,10 +460,7 @@ fn run_in_process(
     match rate {
         None => {
             for m in traffic {
-                pushed.push(Pushed {
-                    msg: *m,
-                    update_id: push(&fake, m),
-                });
+                pushed.push(push(&fake, m));
             }
             bot = Bot::start(home.settings(&fake, UNTHROTTLED));
             if show_timeline {
@@ -486,10 +484,7 @@ fn run_in_process(
                 if due > now {
                     std::thread::sleep(due - now);
                 }
-                pushed.push(Pushed {
-                    msg: *m,
-                    update_id: push(&fake, m),
-                });
+                pushed.push(push(&fake, m));
             }
             let offered = start.elapsed();
             println!(
@@ -680,13 +675,7 @@ fn load_child_rss_and_startup() {
     }
     let fake = FakeTelegram::start(crate::bot::TOKEN);
     let traffic = plan(UPDATES, CHATS, 30_000_001, 0x5eed_0002);
-    let pushed: Vec<Pushed> = traffic
-        .iter()
-        .map(|m| Pushed {
-            msg: *m,
-            update_id: push(&fake, m),
-        })
-        .collect();
+    let pushed: Vec<Pushed> = traffic.iter().map(|m| push(&fake, m)).collect();
     let child = spawn_run(&home, &fake, &extra, "load.log");
     let pid = child.id().to_string();
     let (idle_rss, cpu_start) = {
@@ -838,13 +827,7 @@ fn load_throttled_limits() {
             expect,
         });
     }
-    let pushed: Vec<Pushed> = traffic
-        .iter()
-        .map(|m| Pushed {
-            msg: *m,
-            update_id: push(&fake, m),
-        })
-        .collect();
+    let pushed: Vec<Pushed> = traffic.iter().map(|m| push(&fake, m)).collect();
     let _bot = Bot::start(home.settings(&fake, &[("FAQBOT_CONTENT__RELOAD_SECS", "5")]));
     assert!(
         wait_answers(&fake, traffic.len(), Duration::from_secs(150)),
