@@ -207,6 +207,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
 /// Opens the index, rebuilding it when the content changed; content errors are reported and
 /// the previous index keeps serving.
 pub fn open_engine(settings: &Settings) -> anyhow::Result<Engine> {
+    crate::core::Intents::prepare();
     let (index, meta, opened) = search::open_or_build(&settings.content.dir, &settings.index.dir)?;
     match opened {
         Opened::Current => tracing::debug!(passages = meta.passages, "index is current"),
@@ -261,7 +262,11 @@ pub fn reply_json(reply: &Reply) -> String {
     serde_json::to_string(&json).unwrap_or_else(|_| "{}".to_string())
 }
 
-/// `faqbot ask`.
+/// At most this many threads answer the lines of `faqbot ask`'s standard input.
+const MAX_ASK_WORKERS: usize = 4;
+
+/// `faqbot ask`: the question on the command line, or else each line of standard input, the
+/// answers in the order of the lines.
 pub fn ask(
     settings: &Settings,
     json: bool,
@@ -269,54 +274,146 @@ pub fn ask(
     question: &[String],
 ) -> anyhow::Result<()> {
     let engine = open_engine(settings)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut emit = |text: &str| -> anyhow::Result<()> {
+    let render = |text: &str| -> Answered {
         let reply = engine.answer(text);
-        if explain {
-            eprintln!("{}", explain_text(&engine, text));
-        }
         tracing::debug!(
             outcome = reply.outcome.as_str(),
             passage = reply.passage.as_ref().map(|p| p.id.as_str()),
             "answered"
         );
-        if json {
-            writeln!(out, "{}", reply_json(&reply))?;
-        } else {
-            writeln!(out, "{}\n", reply.plain_text())?;
+        Answered {
+            stdout: if json {
+                reply_json(&reply)
+            } else {
+                format!("{}\n", reply.plain_text())
+            },
+            stderr: explain.then(|| explain_text(&engine, text)),
         }
-        out.flush()?;
-        Ok(())
     };
-    if !question.is_empty() {
-        return emit(&question.join(" "));
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if question.is_empty() {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(MAX_ASK_WORKERS);
+        // read on another thread; StdinLock cannot move there, Stdin can
+        let input = std::io::BufReader::new(std::io::stdin());
+        return answer_lines(input, &mut out, workers, render);
     }
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if input
-            .read_until(b'\n', &mut line)
-            .context("cannot read questions from stdin")?
-            == 0
-        {
-            break;
+    let written = write_answer(&mut out, &render(&question.join(" "))).and_then(|()| out.flush());
+    quiet_when_closed(written)
+}
+
+/// A write error, except a closed pipe: the reader went away, so stop quietly.
+fn quiet_when_closed(written: std::io::Result<()>) -> anyhow::Result<()> {
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
+    }
+}
+
+/// One answer of `faqbot ask`: its line for standard output and, with `--explain`, its
+/// explanation for standard error.
+pub struct Answered {
+    stdout: String,
+    stderr: Option<String>,
+}
+
+fn write_answer(out: &mut impl Write, answered: &Answered) -> std::io::Result<()> {
+    if let Some(explanation) = &answered.stderr {
+        eprintln!("{explanation}");
+    }
+    writeln!(out, "{}", answered.stdout)
+}
+
+/// Answers each line of `input` on `workers` threads and writes the answers to `out` in the
+/// order of the lines. An answer is written as soon as it and those before it are ready, and
+/// `out` is flushed whenever no further answer is ready: a tool that asks one line at a time
+/// gets each answer at once, and a batch is not slowed by a flush per line. A line that is not
+/// UTF-8 is answered as read, with replacement characters.
+fn answer_lines(
+    input: impl BufRead + Send,
+    out: &mut impl Write,
+    workers: usize,
+    render: impl Fn(&str) -> Answered + Sync,
+) -> anyhow::Result<()> {
+    use std::sync::{mpsc, Arc, Mutex, PoisonError};
+
+    let (line_tx, line_rx) = mpsc::channel::<(u64, String)>();
+    // shared by the workers only, so that the reader stops when they all have
+    let line_rx = Arc::new(Mutex::new(line_rx));
+    let (answer_tx, answer_rx) = mpsc::channel::<(u64, Answered)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1) {
+            let (line_rx, answer_tx, render) = (Arc::clone(&line_rx), answer_tx.clone(), &render);
+            scope.spawn(move || loop {
+                let next = line_rx
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .recv();
+                let Ok((n, line)) = next else { break };
+                // the writer has stopped (a closed pipe): so do the workers
+                if answer_tx.send((n, render(&line))).is_err() {
+                    break;
+                }
+            });
         }
-        // a line that is not UTF-8 still gets its answer, in order
-        let text = String::from_utf8_lossy(&line);
-        if let Err(e) = emit(text.trim_end_matches(['\n', '\r'])) {
-            // the reader went away (a closed pipe): stop quietly
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            {
-                return Ok(());
+        drop((line_rx, answer_tx));
+        let reader = scope.spawn(move || -> std::io::Result<()> {
+            let mut input = input;
+            let mut line = Vec::new();
+            for n in 0u64.. {
+                line.clear();
+                if input.read_until(b'\n', &mut line)? == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim_end_matches(['\n', '\r']).to_string();
+                if line_tx.send((n, text)).is_err() {
+                    break; // the workers have stopped
+                }
             }
-            return Err(e);
+            Ok(())
+        });
+        let written = write_in_order(&answer_rx, out);
+        // a closed pipe: the workers stop at their next answer, and then the reader
+        drop(answer_rx);
+        let read = reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        read.context("cannot read questions from stdin")?;
+        quiet_when_closed(written)
+    })
+}
+
+/// Writes the numbered answers from `answers` in their order, until the workers are done.
+fn write_in_order(
+    answers: &std::sync::mpsc::Receiver<(u64, Answered)>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    use std::sync::mpsc::TryRecvError;
+
+    // answers arrive in any order: the early ones wait until those before them are written
+    let mut early = std::collections::BTreeMap::new();
+    let mut next = 0u64;
+    loop {
+        let (n, answered) = match answers.try_recv() {
+            Ok(answer) => answer,
+            Err(TryRecvError::Empty) => {
+                out.flush()?;
+                match answers.recv() {
+                    Ok(answer) => answer,
+                    Err(_) => return out.flush(),
+                }
+            }
+            Err(TryRecvError::Disconnected) => return out.flush(),
+        };
+        early.insert(n, answered);
+        while let Some(answered) = early.remove(&next) {
+            write_answer(out, &answered)?;
+            next += 1;
         }
     }
-    Ok(())
 }
 
 /// How a question was analysed and scored, for `ask --explain`.
@@ -815,6 +912,100 @@ fn human_duration(ms: i64) -> String {
 mod tests {
     use super::*;
     use crate::store::Reason;
+
+    /// A render for [`answer_lines`] that takes longer on some lines, so that answers finish
+    /// out of order on several threads.
+    fn slow_on_even_lines(line: &str) -> Answered {
+        if line.parse::<u32>().is_ok_and(|n| n % 2 == 0) {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        Answered {
+            stdout: format!("answer to {line}"),
+            stderr: None,
+        }
+    }
+
+    #[test]
+    fn answers_come_out_in_the_order_of_the_lines() {
+        let input: String = (0..200).map(|n| format!("{n}\n")).collect();
+        let mut out = Vec::new();
+        answer_lines(input.as_bytes(), &mut out, 4, slow_on_even_lines).expect("answered");
+        let expected: String = (0..200).map(|n| format!("answer to {n}\n")).collect();
+        assert_eq!(String::from_utf8_lossy(&out), expected);
+    }
+
+    #[test]
+    fn a_last_line_without_newline_and_invalid_utf8_are_answered() {
+        let mut out = Vec::new();
+        answer_lines(&b"caf\xe9\r\n\nlast"[..], &mut out, 2, slow_on_even_lines).expect("answered");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "answer to caf\u{fffd}\nanswer to \nanswer to last\n"
+        );
+    }
+
+    /// Accepts `room` lines, then fails as a pipe whose reader has gone.
+    struct ClosingPipe {
+        room: usize,
+        lines: usize,
+    }
+
+    impl Write for ClosingPipe {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.lines == self.room {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            self.lines += buf.iter().filter(|&&b| b == b'\n').count();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_stops_the_batch_quietly() {
+        let input: String = (0..10_000).map(|n| format!("{n}\n")).collect();
+        let mut out = ClosingPipe { room: 5, lines: 0 };
+        answer_lines(input.as_bytes(), &mut out, 2, slow_on_even_lines).expect("no error");
+        assert_eq!(out.lines, 5);
+    }
+
+    /// Reads two lines, then fails.
+    struct FailingInput(&'static [u8]);
+
+    impl std::io::Read for FailingInput {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            unreachable!("read through BufRead")
+        }
+    }
+
+    impl BufRead for FailingInput {
+        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+            if self.0.is_empty() {
+                Err(std::io::Error::other("disk on fire"))
+            } else {
+                Ok(self.0)
+            }
+        }
+
+        fn consume(&mut self, n: usize) {
+            self.0 = &self.0[n..];
+        }
+    }
+
+    #[test]
+    fn a_read_error_is_reported_after_the_lines_before_it_are_answered() {
+        let mut out = Vec::new();
+        let err = answer_lines(FailingInput(b"1\n2\n"), &mut out, 2, slow_on_even_lines)
+            .expect_err("the read error");
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot read questions from stdin: disk on fire"
+        );
+        assert_eq!(String::from_utf8_lossy(&out), "answer to 1\nanswer to 2\n");
+    }
 
     fn escalation() -> Escalation {
         Escalation {

@@ -4,8 +4,9 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-use regex::Regex;
+use regex_automata::meta::{self, Regex};
 use serde::Deserialize;
 
 const RULES: &str = include_str!("intents.toml");
@@ -43,7 +44,7 @@ pub struct Intents {
 }
 
 /// A rule that does not compile. The rules ship with the binary, so tests catch this.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("intent rules (src/core/intents.toml): {0}")]
 pub struct RuleError(String);
 
@@ -56,15 +57,81 @@ fn lower(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// One regex for all of `map`'s patterns. They are matched against lower-cased text
-/// ([`lower`]) and are lower case themselves (a test checks), so no `(?i)`: case-insensitive
-/// Unicode classes made compiling the rules half of `faqbot ask`'s start-up.
+/// One regex for all of `map`'s patterns.
+///
+/// Compiling the rules was most of `faqbot ask`'s start-up, so they are compiled lean: they are
+/// matched against lower-cased text ([`lower`]) and are lower case themselves (a test checks),
+/// so no `(?i)`; `\b` and `\w` mean ASCII word characters ([`ascii_words`]); and no literal
+/// prefilter is built, which halves the compile time and costs nothing on messages this short.
 fn one(map: &BTreeMap<String, Vec<String>>) -> Result<Regex, RuleError> {
-    let parts: Vec<String> = map.values().flatten().map(|p| format!("(?:{p})")).collect();
-    Regex::new(&parts.join("|")).map_err(|e| RuleError(e.to_string()))
+    let parts: Vec<String> = map
+        .values()
+        .flatten()
+        .map(|p| format!("(?:{})", ascii_words(p)))
+        .collect();
+    Regex::builder()
+        .configure(meta::Config::new().auto_prefilter(false))
+        .build(&parts.join("|"))
+        .map_err(|e| RuleError(e.to_string()))
 }
 
+/// `pattern` with its `\b` and `\w` outside brackets made ASCII (`(?-u:\b)`,
+/// `(?-u:\w)`): the Unicode tables made the rules slow to compile, and the rules are English
+/// ones (the others use no word boundaries); an English word next to Chinese or Arabic text
+/// still has its boundary, which Unicode's rule would deny.
+fn ascii_words(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('b' | 'w')) if !in_class => {
+                    out.push_str("(?-u:\\");
+                    out.push(e);
+                    out.push(')');
+                }
+                Some(e) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+                None => out.push('\\'),
+            },
+            '[' => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The rules compiled once for the whole process: they ship with the binary and never change.
+static SHARED: OnceLock<Result<Intents, RuleError>> = OnceLock::new();
+
 impl Intents {
+    /// The process's compiled rules: compiled by the first caller (or by [`Intents::prepare`]'s
+    /// thread, then waited for).
+    pub fn shared() -> Result<&'static Intents, RuleError> {
+        SHARED
+            .get_or_init(Intents::new)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Starts compiling the rules on another thread, so that a command can open its index
+    /// meanwhile: compiling them is the larger part of `faqbot ask`'s start-up.
+    pub fn prepare() {
+        std::thread::spawn(|| {
+            let _ = Intents::shared();
+        });
+    }
+
     pub fn new() -> Result<Intents, RuleError> {
         let rules: Rules = toml::from_str(RULES).map_err(|e| RuleError(e.to_string()))?;
         let emergency = rules
@@ -98,7 +165,7 @@ impl Intents {
     }
 
     pub fn handoff(&self, text: &str) -> bool {
-        self.handoff.is_match(&lower(text))
+        self.handoff.is_match(&*lower(text))
     }
 
     pub fn smalltalk(&self, text: &str) -> Option<Smalltalk> {
@@ -116,7 +183,7 @@ impl Intents {
     }
 
     pub fn advice(&self, text: &str) -> bool {
-        self.advice.is_match(&lower(text))
+        self.advice.is_match(&*lower(text))
     }
 }
 
@@ -133,7 +200,7 @@ mod tests {
     #[test]
     fn patterns_are_lower_case() {
         let rules: Rules = toml::from_str(RULES).expect("rules parse");
-        let escapes = Regex::new(r"\\[pP]\{[^}]*\}|\\.").expect("regex");
+        let escapes = regex::Regex::new(r"\\[pP]\{[^}]*\}|\\.").expect("regex");
         for map in [
             &rules.emergency,
             &rules.handoff,
@@ -150,6 +217,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn word_escapes_become_ascii_outside_brackets() {
+        assert_eq!(
+            ascii_words(r"\bchest (pain|\w+)\b [\w\s]\\b"),
+            r"(?-u:\b)chest (pain|(?-u:\w)+)(?-u:\b) [\w\s]\\b"
+        );
+        // an English red flag right after Chinese text still has its word boundary
+        assert_eq!(intents().emergency("我爸爸heart attack"), Some("en"));
     }
 
     #[test]

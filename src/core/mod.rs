@@ -143,7 +143,7 @@ impl SharedEngine {
 pub struct Engine {
     index: SearchIndex,
     settings: Settings,
-    intents: Intents,
+    intents: &'static Intents,
 }
 
 impl Engine {
@@ -151,7 +151,7 @@ impl Engine {
         Ok(Engine {
             index,
             settings,
-            intents: Intents::new()?,
+            intents: Intents::shared()?,
         })
     }
 

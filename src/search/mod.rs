@@ -3,6 +3,7 @@
 //! separate so the running bot only ever holds a reader.
 
 mod build;
+mod english;
 mod query;
 mod searcher;
 mod topk;

@@ -9,7 +9,7 @@ use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
-use super::terms_of;
+use super::{english, terms_of};
 use crate::content::Synonyms;
 use crate::text::{edit_distance, words};
 
@@ -443,13 +443,7 @@ pub struct QueryAnalyzer {
     synonym_words: HashSet<String>,
     /// [`STOPWORDS`], for lookups on every word of every question.
     stopwords: HashSet<&'static str>,
-    /// Common English words with their frequency rank (0 = most frequent).
-    english: HashMap<&'static str, usize>,
 }
-
-/// Common English words (see the file's header): real words are never "corrected" into guide
-/// terms, and one the guide does not use counts fully against a match.
-const ENGLISH_WORDS: &str = include_str!("english_words.txt");
 
 impl QueryAnalyzer {
     pub fn new(synonyms: Synonyms, doc_freq: HashMap<String, u64>, num_docs: u64) -> Self {
@@ -479,12 +473,6 @@ impl QueryAnalyzer {
         };
         let surface_by_len = by_len(&mut synonym_words.iter().map(|w| (w.as_str(), 1)));
         let terms_by_len = by_len(&mut doc_freq.iter().map(|(t, &df)| (t.as_str(), df)));
-        let english = ENGLISH_WORDS
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .enumerate()
-            .map(|(rank, w)| (w, rank))
-            .collect();
         QueryAnalyzer {
             synonyms,
             doc_freq,
@@ -493,7 +481,6 @@ impl QueryAnalyzer {
             terms_by_len,
             synonym_words,
             stopwords: STOPWORDS.iter().copied().collect(),
-            english,
         }
     }
 
@@ -529,7 +516,7 @@ impl QueryAnalyzer {
     fn correct(&self, word: &str) -> Option<(String, bool)> {
         if word.chars().count() < 4
             || !word.chars().all(char::is_alphabetic)
-            || self.english.contains_key(word)
+            || english::rank(word).is_some()
         {
             return None;
         }
@@ -572,7 +559,7 @@ impl QueryAnalyzer {
 
     /// Whether a word is a common English word (three letters or more).
     pub fn is_english(&self, word: &str) -> bool {
-        word.len() >= 3 && self.english.contains_key(word)
+        word.len() >= 3 && english::rank(word).is_some()
     }
 
     /// 0.25 for the 300 most frequent English words, 0.5 up to 1,000, 0.75 up to 3,000, else 1;
@@ -580,10 +567,10 @@ impl QueryAnalyzer {
     fn everyday_discount(&self, words: &[String]) -> f32 {
         words
             .iter()
-            .map(|w| match self.english.get(w.as_str()) {
-                Some(&rank) if rank < 300 => 0.25,
-                Some(&rank) if rank < 1000 => 0.5,
-                Some(&rank) if rank < 3000 => 0.75,
+            .map(|w| match english::rank(w) {
+                Some(rank) if rank < 300 => 0.25,
+                Some(rank) if rank < 1000 => 0.5,
+                Some(rank) if rank < 3000 => 0.75,
                 _ => 1.0,
             })
             .fold(0.25f32, f32::max)
@@ -689,7 +676,7 @@ impl QueryAnalyzer {
             // is about something else; a name, a place or an unfixable typo says less.
             None if words
                 .iter()
-                .any(|w| self.english.get(w.as_str()).is_some_and(|&r| r < 5000)) =>
+                .any(|w| english::rank(w).is_some_and(|r| r < 5000)) =>
             {
                 discount
             }
@@ -712,7 +699,7 @@ mod tests {
     fn correct_slowly(qa: &QueryAnalyzer, word: &str) -> Option<(String, bool)> {
         if word.chars().count() < 4
             || !word.chars().all(char::is_alphabetic)
-            || qa.english.contains_key(word)
+            || english::rank(word).is_some()
         {
             return None;
         }
