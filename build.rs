@@ -9,14 +9,26 @@ use std::path::Path;
 
 const WORDS: &str = "src/search/english_words.txt";
 
+include!("src/search/english_bucket.rs");
+
+/// How many buckets `bucket` has.
+const BUCKETS: usize = 26 * 27;
+
 fn main() {
     println!("cargo::rerun-if-changed={WORDS}");
+    println!("cargo::rerun-if-changed=src/search/english_bucket.rs");
     let text = fs::read_to_string(WORDS).unwrap_or_else(|e| panic!("cannot read {WORDS}: {e}"));
     let mut ranked: Vec<(&str, u32)> = text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .zip(0u32..)
         .collect();
+    if let Some((w, _)) = ranked
+        .iter()
+        .find(|(w, _)| !w.bytes().all(|b| b.is_ascii_lowercase()))
+    {
+        panic!("{WORDS}: {w:?} is not a word of a-z only");
+    }
     ranked.sort_unstable();
     if let Some(w) = ranked.windows(2).find(|w| w[0].0 == w[1].0) {
         panic!("{WORDS} lists {:?} twice", w[0].0);
@@ -25,6 +37,16 @@ fn main() {
     // plain numbers, which need no relocation when the binary is loaded
     let mut joined = String::new();
     let mut entries = String::new();
+    // starts[b]: how many words fall in the buckets before b (sorted words come bucket by
+    // bucket)
+    let mut starts = vec![0u16; BUCKETS + 1];
+    for (word, _) in &ranked {
+        let b = bucket(word.as_bytes()).expect("words of a-z only");
+        starts[b + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
     for (word, rank) in &ranked {
         let len = u16::try_from(word.len()).expect("words of fewer than 65,536 bytes");
         let rank = u16::try_from(*rank).expect("fewer than 65,536 words");
@@ -35,8 +57,11 @@ fn main() {
         "/// The words sorted, back to back.\n\
          static TEXT: &str = {joined:?};\n\
          /// (start in TEXT, length, frequency rank) of each word, in TEXT's order.\n\
-         static ENTRIES: [(u32, u16, u16); {n}] = [{entries}];\n",
-        n = ranked.len()
+         static ENTRIES: [(u32, u16, u16); {n}] = [{entries}];\n\
+         /// Bucket b's entries are ENTRIES[STARTS[b]..STARTS[b + 1]].\n\
+         static STARTS: [u16; {buckets}] = {starts:?};\n",
+        n = ranked.len(),
+        buckets = BUCKETS + 1,
     );
     let dest =
         Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("english_words.rs");

@@ -2,14 +2,14 @@
 //! `a, b, c` makes the terms equivalent; `a, b => x, y` makes a question with `a` or `b` also
 //! search `x` and `y`. Terms may have several words; case and hyphens do not matter.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::text::words;
 
 /// Parsed synonym rules, keyed by the normalised words of the left-hand term.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Synonyms {
-    rules: HashMap<String, Vec<String>>,
+    rules: FxHashMap<String, Vec<String>>,
     max_words: usize,
 }
 

@@ -1,7 +1,7 @@
 //! Choosing the part of a long passage that answers the question, so a reply stays short enough
 //! to read on a phone; the whole passage stays one command away.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::search::terms_of;
 
@@ -58,7 +58,7 @@ fn sentences(text: &str) -> Vec<&str> {
 /// The best-matching run of `body` within `max_chars` characters, and whether it was shortened.
 /// Runs are scored by the weights of the distinct query terms they contain; ties go to the
 /// earlier run, which usually carries the passage's context.
-pub fn excerpt(body: &str, weights: &HashMap<&str, f32>, max_chars: usize) -> (String, bool) {
+pub fn excerpt(body: &str, weights: &FxHashMap<&str, f32>, max_chars: usize) -> (String, bool) {
     if body.chars().count() <= max_chars {
         return (body.to_string(), false);
     }
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn short_bodies_are_whole() {
-        let w = HashMap::new();
+        let w = FxHashMap::default();
         assert_eq!(excerpt("short", &w, 100), ("short".to_string(), false));
     }
 
@@ -121,7 +121,7 @@ mod tests {
             "Closing words. ".repeat(20)
         );
         let exhaust = terms_of("exhaustion");
-        let weights: HashMap<&str, f32> = exhaust.iter().map(|t| (t.as_str(), 1.0)).collect();
+        let weights: FxHashMap<&str, f32> = exhaust.iter().map(|t| (t.as_str(), 1.0)).collect();
         let (text, trimmed) = excerpt(&body, &weights, 200);
         assert!(trimmed);
         assert!(
@@ -139,7 +139,7 @@ mod tests {
             "More filler. ".repeat(50)
         );
         let answer = terms_of("answer");
-        let weights: HashMap<&str, f32> = answer.iter().map(|t| (t.as_str(), 1.0)).collect();
+        let weights: FxHashMap<&str, f32> = answer.iter().map(|t| (t.as_str(), 1.0)).collect();
         let (text, trimmed) = excerpt(&body, &weights, 120);
         assert!(trimmed && text.contains("The answer is here."), "{text}");
     }

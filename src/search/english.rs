@@ -1,20 +1,23 @@
 //! Common English words (see `english_words.txt`'s header) with their frequency rank: real
 //! words are never "corrected" into guide terms, and one the guide does not use counts against
-//! a match. The table is sorted by `build.rs`, so a look-up is a binary search and start-up
-//! builds nothing.
+//! a match. The table is sorted and cut into buckets by the first two letters by `build.rs`,
+//! so a look-up is a short binary search and start-up builds nothing.
 
 include!(concat!(env!("OUT_DIR"), "/english_words.rs"));
+include!("english_bucket.rs");
 
 /// `word`'s frequency rank among common English words (0 = the most frequent), if it is one.
 /// Words are lower case.
 pub fn rank(word: &str) -> Option<usize> {
-    ENTRIES
+    let b = bucket(word.as_bytes())?;
+    let (from, to) = (usize::from(STARTS[b]), usize::from(STARTS[b + 1]));
+    ENTRIES[from..to]
         .binary_search_by(|&(start, len, _)| {
             let start = start as usize;
             TEXT[start..start + usize::from(len)].cmp(word)
         })
         .ok()
-        .map(|i| usize::from(ENTRIES[i].2))
+        .map(|i| usize::from(ENTRIES[from + i].2))
 }
 
 #[cfg(test)]

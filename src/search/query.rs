@@ -3,7 +3,7 @@
 //! code. User text never reaches tantivy's query language, so quotes, brackets, `field:value`
 //! or `*` are ordinary words here and nothing a user types can nest or fail to parse.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
@@ -327,8 +327,8 @@ impl Analyzed {
     }
 
     /// All analysed terms of all alternatives, for highlighting the relevant part of a passage.
-    pub fn term_weights(&self) -> HashMap<&str, f32> {
-        let mut out = HashMap::new();
+    pub fn term_weights(&self) -> FxHashMap<&str, f32> {
+        let mut out = FxHashMap::default();
         for c in &self.concepts {
             for a in &c.alternatives {
                 for t in &a.terms {
@@ -434,20 +434,20 @@ fn letter_difference(a: &[u8; 32], b: &[u8; 32]) -> usize {
 pub struct QueryAnalyzer {
     synonyms: Synonyms,
     /// Analysed term → number of passages containing it.
-    doc_freq: HashMap<String, u64>,
+    doc_freq: FxHashMap<String, u64>,
     num_docs: u64,
     /// Correction candidates by length in characters: surface words (from the synonyms: brand
     /// names, abbreviations), then index terms.
     surface_by_len: Vec<Vec<Candidate>>,
     terms_by_len: Vec<Vec<Candidate>>,
-    synonym_words: HashSet<String>,
+    synonym_words: FxHashSet<String>,
     /// [`STOPWORDS`], for lookups on every word of every question.
-    stopwords: HashSet<&'static str>,
+    stopwords: FxHashSet<&'static str>,
 }
 
 impl QueryAnalyzer {
-    pub fn new(synonyms: Synonyms, doc_freq: HashMap<String, u64>, num_docs: u64) -> Self {
-        let synonym_words: HashSet<String> = synonyms.vocabulary().map(String::from).collect();
+    pub fn new(synonyms: Synonyms, doc_freq: FxHashMap<String, u64>, num_docs: u64) -> Self {
+        let synonym_words: FxHashSet<String> = synonyms.vocabulary().map(String::from).collect();
         let by_len = |words: &mut dyn Iterator<Item = (&str, u64)>| {
             let mut by_len: Vec<Vec<Candidate>> = Vec::new();
             for (w, freq) in words {
@@ -735,7 +735,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         crate::synth::write_guides(dir.path(), 2000, 3).expect("generate");
         let content = crate::content::load(dir.path()).expect("content");
-        let mut doc_freq: HashMap<String, u64> = HashMap::new();
+        let mut doc_freq: FxHashMap<String, u64> = FxHashMap::default();
         for (_, p) in content.passages() {
             let mut terms = terms_of(&p.body);
             terms.extend(terms_of(&p.title));

@@ -1,12 +1,12 @@
 //! Answering queries from a built index: the passages that best match a question, each with
 //! how much of the question it covers.
 
-use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use lru::LruCache;
+use rustc_hash::FxHashMap;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
@@ -296,8 +296,8 @@ fn coverage_terms(analyzed: &Analyzed) -> Vec<&str> {
 fn vocabulary(
     searcher: &Searcher,
     fields: &Fields,
-) -> Result<HashMap<String, u64>, tantivy::TantivyError> {
-    let mut out: HashMap<String, u64> = HashMap::new();
+) -> Result<FxHashMap<String, u64>, tantivy::TantivyError> {
+    let mut out: FxHashMap<String, u64> = FxHashMap::default();
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(fields.all)?;
         let mut stream = inverted.terms().stream()?;

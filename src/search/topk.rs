@@ -14,8 +14,7 @@
 //! top documents with the same scores (per-term BM25 is computed as tantivy computes it; only
 //! the order of summation may differ, by a rounding error).
 
-use std::collections::HashMap;
-
+use rustc_hash::FxHashMap;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::postings::{Postings, SegmentPostings, TermInfo};
 use tantivy::schema::{Field, IndexRecordOption};
@@ -70,7 +69,7 @@ impl Plan {
             return None;
         }
         let mut lists: Vec<Term> = Vec::new();
-        let mut known: HashMap<(Field, &str), usize> = HashMap::new();
+        let mut known: FxHashMap<(Field, &str), usize> = FxHashMap::default();
         let mut list = |field: Field, text: &'a str| {
             *known.entry((field, text)).or_insert_with(|| {
                 lists.push(Term::from_field_text(field, text));
