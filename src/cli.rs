@@ -207,7 +207,6 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
 /// Opens the index, rebuilding it when the content changed; content errors are reported and
 /// the previous index keeps serving.
 pub fn open_engine(settings: &Settings) -> anyhow::Result<Engine> {
-    crate::core::Intents::prepare();
     let (index, meta, opened) = search::open_or_build(&settings.content.dir, &settings.index.dir)?;
     match opened {
         Opened::Current => tracing::debug!(passages = meta.passages, "index is current"),
