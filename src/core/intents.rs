@@ -3,25 +3,17 @@
 //! data (`intents.toml`) compiled into the binary.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use regex_automata::meta::{self, Regex};
-use serde::Deserialize;
+use regex_automata::dfa::{dense, Automaton};
+use regex_automata::Input;
 
-const RULES: &str = include_str!("intents.toml");
+/// Bytes aligned as a DFA must be to be read in place.
+#[repr(C, align(4))]
+struct Aligned<B: ?Sized>(B);
 
-/// Patterns per intent, then per language.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Rules {
-    emergency: BTreeMap<String, Vec<String>>,
-    handoff: BTreeMap<String, Vec<String>>,
-    greeting: BTreeMap<String, Vec<String>>,
-    thanks: BTreeMap<String, Vec<String>>,
-    identity: BTreeMap<String, Vec<String>>,
-    advice: BTreeMap<String, Vec<String>>,
-}
+// EMERGENCY, HANDOFF, GREETING, THANKS, IDENTITY and ADVICE: the rules as DFAs, by build.rs
+include!(concat!(env!("OUT_DIR"), "/intents.rs"));
 
 /// Kinds of smalltalk, each with its own reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,19 +23,21 @@ pub enum Smalltalk {
     Identity,
 }
 
+type Dfa = dense::DFA<&'static [u32]>;
+
 /// The compiled rules.
 #[derive(Debug, Clone)]
 pub struct Intents {
-    /// (language, pattern) — the language picks the emergency notice's translation.
-    emergency: Vec<(String, Regex)>,
-    handoff: Regex,
-    greeting: Regex,
-    thanks: Regex,
-    identity: Regex,
-    advice: Regex,
+    /// (language, rules) — the language picks the emergency notice's translation.
+    emergency: Vec<(&'static str, Dfa)>,
+    handoff: Dfa,
+    greeting: Dfa,
+    thanks: Dfa,
+    identity: Dfa,
+    advice: Dfa,
 }
 
-/// A rule that does not compile. The rules ship with the binary, so tests catch this.
+/// Compiled rules that cannot be read. They are built into the binary, so tests catch this.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("intent rules (src/core/intents.toml): {0}")]
 pub struct RuleError(String);
@@ -57,66 +51,27 @@ fn lower(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// One regex for all of `map`'s patterns.
-///
-/// Compiling the rules was most of `faqbot ask`'s start-up, so they are compiled lean: they are
-/// matched against lower-cased text ([`lower`]) and are lower case themselves (a test checks),
-/// so no `(?i)`; `\b` and `\w` mean ASCII word characters ([`ascii_words`]); and no literal
-/// prefilter is built, which halves the compile time and costs nothing on messages this short.
-fn one(map: &BTreeMap<String, Vec<String>>) -> Result<Regex, RuleError> {
-    let parts: Vec<String> = map
-        .values()
-        .flatten()
-        .map(|p| format!("(?:{})", ascii_words(p)))
-        .collect();
-    Regex::builder()
-        .configure(meta::Config::new().auto_prefilter(false))
-        .build(&parts.join("|"))
+/// Reads a DFA in place (checking it, which touches every byte once).
+fn load(bytes: &'static Aligned<[u8]>) -> Result<Dfa, RuleError> {
+    dense::DFA::from_bytes(&bytes.0)
+        .map(|(dfa, _)| dfa)
         .map_err(|e| RuleError(e.to_string()))
 }
 
-/// `pattern` with its `\b` and `\w` outside brackets made ASCII (`(?-u:\b)`,
-/// `(?-u:\w)`): the Unicode tables made the rules slow to compile, and the rules are English
-/// ones (the others use no word boundaries); an English word next to Chinese or Arabic text
-/// still has its boundary, which Unicode's rule would deny.
-fn ascii_words(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 16);
-    let mut chars = pattern.chars();
-    let mut in_class = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some(e @ ('b' | 'w')) if !in_class => {
-                    out.push_str("(?-u:\\");
-                    out.push(e);
-                    out.push(')');
-                }
-                Some(e) => {
-                    out.push('\\');
-                    out.push(e);
-                }
-                None => out.push('\\'),
-            },
-            '[' => {
-                in_class = true;
-                out.push(c);
-            }
-            ']' => {
-                in_class = false;
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
+/// Whether any of the DFA's rules matches somewhere in `text`. The DFAs have no quit bytes
+/// (their word boundaries are ASCII), so a search cannot fail; a test checks that on text in
+/// many scripts.
+fn is_match(dfa: &Dfa, text: &str) -> bool {
+    dfa.try_search_fwd(&Input::new(text).earliest(true))
+        .is_ok_and(|m| m.is_some())
 }
 
-/// The rules compiled once for the whole process: they ship with the binary and never change.
+/// The rules read once for the whole process: they ship with the binary and never change.
 static SHARED: OnceLock<Result<Intents, RuleError>> = OnceLock::new();
 
 impl Intents {
-    /// The process's compiled rules: compiled by the first caller (or by [`Intents::prepare`]'s
-    /// thread, then waited for).
+    /// The process's rules: read by the first caller (or by [`Intents::prepare`]'s thread,
+    /// then waited for).
     pub fn shared() -> Result<&'static Intents, RuleError> {
         SHARED
             .get_or_init(Intents::new)
@@ -124,31 +79,28 @@ impl Intents {
             .map_err(Clone::clone)
     }
 
-    /// Starts compiling the rules on another thread, so that a command can open its index
-    /// meanwhile: compiling them is the larger part of `faqbot ask`'s start-up.
+    /// Starts reading the rules on another thread, so that a command can load its settings
+    /// and open its index meanwhile.
     pub fn prepare() {
         std::thread::spawn(|| {
             let _ = Intents::shared();
         });
     }
 
+    /// Reads the rules compiled into the binary (about 7 MB of DFAs, checked in a millisecond
+    /// or two).
     pub fn new() -> Result<Intents, RuleError> {
-        let rules: Rules = toml::from_str(RULES).map_err(|e| RuleError(e.to_string()))?;
-        let emergency = rules
-            .emergency
+        let emergency = EMERGENCY
             .iter()
-            .map(|(lang, patterns)| {
-                let single = BTreeMap::from([(lang.clone(), patterns.clone())]);
-                one(&single).map(|re| (lang.clone(), re))
-            })
+            .map(|&(lang, bytes)| load(bytes).map(|dfa| (lang, dfa)))
             .collect::<Result<_, _>>()?;
         Ok(Intents {
             emergency,
-            handoff: one(&rules.handoff)?,
-            greeting: one(&rules.greeting)?,
-            thanks: one(&rules.thanks)?,
-            identity: one(&rules.identity)?,
-            advice: one(&rules.advice)?,
+            handoff: load(HANDOFF)?,
+            greeting: load(GREETING)?,
+            thanks: load(THANKS)?,
+            identity: load(IDENTITY)?,
+            advice: load(ADVICE)?,
         })
     }
 
@@ -156,26 +108,26 @@ impl Intents {
     /// first: most messages are in English, and brand-new writers mix languages.
     pub fn emergency(&self, text: &str) -> Option<&str> {
         let text = &*lower(text);
-        let english = self.emergency.iter().filter(|(l, _)| l == "en");
-        let others = self.emergency.iter().filter(|(l, _)| l != "en");
+        let english = self.emergency.iter().filter(|(l, _)| *l == "en");
+        let others = self.emergency.iter().filter(|(l, _)| *l != "en");
         english
             .chain(others)
-            .find(|(_, re)| re.is_match(text))
-            .map(|(lang, _)| lang.as_str())
+            .find(|(_, dfa)| is_match(dfa, text))
+            .map(|&(lang, _)| lang)
     }
 
     pub fn handoff(&self, text: &str) -> bool {
-        self.handoff.is_match(&*lower(text))
+        is_match(&self.handoff, &lower(text))
     }
 
     pub fn smalltalk(&self, text: &str) -> Option<Smalltalk> {
         let text = lower(text);
         let text = text.trim();
-        if self.greeting.is_match(text) {
+        if is_match(&self.greeting, text) {
             Some(Smalltalk::Greeting)
-        } else if self.thanks.is_match(text) {
+        } else if is_match(&self.thanks, text) {
             Some(Smalltalk::Thanks)
-        } else if self.identity.is_match(text) {
+        } else if is_match(&self.identity, text) {
             Some(Smalltalk::Identity)
         } else {
             None
@@ -183,13 +135,33 @@ impl Intents {
     }
 
     pub fn advice(&self, text: &str) -> bool {
-        self.advice.is_match(&*lower(text))
+        is_match(&self.advice, &lower(text))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
     use super::*;
+
+    include!("intent_patterns.rs");
+
+    const RULES: &str = include_str!("intents.toml");
+
+    /// Patterns per intent, then per language.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Rules {
+        emergency: BTreeMap<String, Vec<String>>,
+        handoff: BTreeMap<String, Vec<String>>,
+        greeting: BTreeMap<String, Vec<String>>,
+        thanks: BTreeMap<String, Vec<String>>,
+        identity: BTreeMap<String, Vec<String>>,
+        advice: BTreeMap<String, Vec<String>>,
+    }
 
     fn intents() -> Intents {
         Intents::new().expect("rules compile")
@@ -290,5 +262,90 @@ mod tests {
         assert!(i.advice("should he stop chemotherapy?"));
         assert!(i.advice("can i give paracetamol with keytruda"));
         assert!(!i.advice("what is TIL therapy?"));
+    }
+
+    /// The DFAs built by `build.rs` answer as the regex crate does for the same rules, on
+    /// messages for every rule group and in many scripts, and no search fails.
+    #[test]
+    fn dfas_agree_with_the_regex_crate() {
+        let rules: Rules = toml::from_str(RULES).expect("rules parse");
+        let i = intents();
+        let regex = |patterns: Vec<&String>| {
+            regex::Regex::new(&alternation(patterns)).expect("the rules compile")
+        };
+        let mut groups: Vec<(String, &Dfa, regex::Regex)> = Vec::new();
+        assert_eq!(i.emergency.len(), rules.emergency.len());
+        for (lang, dfa) in &i.emergency {
+            let patterns = rules.emergency[*lang].iter().collect();
+            groups.push((format!("emergency {lang}"), dfa, regex(patterns)));
+        }
+        for (name, dfa, map) in [
+            ("handoff", &i.handoff, &rules.handoff),
+            ("greeting", &i.greeting, &rules.greeting),
+            ("thanks", &i.thanks, &rules.thanks),
+            ("identity", &i.identity, &rules.identity),
+            ("advice", &i.advice, &rules.advice),
+        ] {
+            groups.push((
+                name.to_string(),
+                dfa,
+                regex(map.values().flatten().collect()),
+            ));
+        }
+        let long = format!("{} but now he can't breathe", "so tired ".repeat(1200));
+        let corpus = [
+            "my husband can't breathe",
+            "he is not breathing",
+            "chest pain since an hour",
+            "stroke, his face is drooping",
+            "a stroke years ago, now what",
+            "fever 39.5 during chemo",
+            "temperature after immunotherapy and shivering",
+            "i want to kill myself",
+            "self-harm",
+            "overdosed on pills",
+            "mi padre no puede respirar",
+            "elle a une douleur à la poitrine",
+            "er ist bewusstlos",
+            "мама без сознания",
+            "أبي فاقد الوعي",
+            "我爸爸呼吸困难",
+            "我爸爸heart attack",
+            "talk to human",
+            "/coordinator",
+            "can i speak with a coordinator?",
+            "call me back",
+            "hello",
+            "hi there how are you 👋",
+            "привет",
+            "ok thank you so much 🙏",
+            "thanks!!",
+            "are you a bot?",
+            "who are you",
+            "how much opdivo should she take",
+            "should my mum stop chemo",
+            "is it safe to mix them",
+            "interactions with grapefruit",
+            "what is car-t cell therapy",
+            "does supportive care mean giving up",
+            "keytruda stopped working, what now?",
+            "\u{202e}שלום עולם",
+            "emoji only 🎗️🎗️",
+            "quotes \"and\" [brackets] field:value",
+            "",
+            "   ",
+            "breathe", // a word of a rule, alone
+            "strokes of luck",
+            long.as_str(),
+        ];
+        for text in corpus {
+            let text = text.to_lowercase();
+            for (name, dfa, re) in &groups {
+                let found = dfa
+                    .try_search_fwd(&Input::new(&text).earliest(true))
+                    .expect("a DFA search never fails");
+                assert_eq!(found.is_some(), re.is_match(&text), "{name} on {text:?}");
+            }
+        }
     }
 }
