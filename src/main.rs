@@ -19,9 +19,6 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Cli) -> anyhow::Result<()> {
-    if matches!(args.command, Command::Ask { .. } | Command::Run) {
-        faqbot::core::Intents::prepare();
-    }
     let settings = cli::load_settings(args.config.as_deref())?;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.level));

@@ -51,9 +51,15 @@ fn lower(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Reads a DFA in place (checking it, which touches every byte once).
+/// Reads a DFA in place, without checking it: checking reads all 7 MB of them, which made it
+/// the larger part of `faqbot ask`'s start-up. The tests check every one (`checked`).
 fn load(bytes: &'static Aligned<[u8]>) -> Result<Dfa, RuleError> {
-    dense::DFA::from_bytes(&bytes.0)
+    // SAFETY: `from_bytes_unchecked` needs bytes that `DFA::to_bytes_*` wrote in this
+    // target's byte order with this version of regex-automata. They are: build.rs wrote them
+    // in this build, with the version Cargo.lock pins for both, in CARGO_CFG_TARGET_ENDIAN's
+    // order, and `Aligned` gives them the alignment a DFA needs. The test
+    // `every_dfa_passes_the_full_check` runs the checking reader over each.
+    unsafe { dense::DFA::from_bytes_unchecked(&bytes.0) }
         .map(|(dfa, _)| dfa)
         .map_err(|e| RuleError(e.to_string()))
 }
@@ -70,8 +76,7 @@ fn is_match(dfa: &Dfa, text: &str) -> bool {
 static SHARED: OnceLock<Result<Intents, RuleError>> = OnceLock::new();
 
 impl Intents {
-    /// The process's rules: read by the first caller (or by [`Intents::prepare`]'s thread,
-    /// then waited for).
+    /// The process's rules, read by the first caller.
     pub fn shared() -> Result<&'static Intents, RuleError> {
         SHARED
             .get_or_init(Intents::new)
@@ -79,16 +84,7 @@ impl Intents {
             .map_err(Clone::clone)
     }
 
-    /// Starts reading the rules on another thread, so that a command can load its settings
-    /// and open its index meanwhile.
-    pub fn prepare() {
-        std::thread::spawn(|| {
-            let _ = Intents::shared();
-        });
-    }
-
-    /// Reads the rules compiled into the binary (about 7 MB of DFAs, checked in a millisecond
-    /// or two).
+    /// Reads the rules compiled into the binary.
     pub fn new() -> Result<Intents, RuleError> {
         let emergency = EMERGENCY
             .iter()
@@ -262,6 +258,18 @@ mod tests {
         assert!(i.advice("should he stop chemotherapy?"));
         assert!(i.advice("can i give paracetamol with keytruda"));
         assert!(!i.advice("what is TIL therapy?"));
+    }
+
+    /// The DFAs that `load` reads without checking pass the full check.
+    #[test]
+    fn every_dfa_passes_the_full_check() {
+        let all = EMERGENCY
+            .iter()
+            .map(|&(_, bytes)| bytes)
+            .chain([HANDOFF, GREETING, THANKS, IDENTITY, ADVICE]);
+        for bytes in all {
+            dense::DFA::from_bytes(&bytes.0).expect("a valid DFA");
+        }
     }
 
     /// The DFAs built by `build.rs` answer as the regex crate does for the same rules, on
