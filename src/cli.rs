@@ -289,16 +289,15 @@ pub fn ask(
             stderr: explain.then(|| explain_text(&engine, text)),
         }
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     if question.is_empty() {
         let workers = std::thread::available_parallelism()
             .map_or(1, std::num::NonZeroUsize::get)
             .min(MAX_ASK_WORKERS);
-        // read on another thread; StdinLock cannot move there, Stdin can
-        let input = std::io::BufReader::new(std::io::stdin());
-        return answer_lines(input, &mut out, workers, render);
+        // the answering threads write; Stdout is line-buffered, so lines are gathered first
+        let out = std::io::BufWriter::new(std::io::stdout());
+        return answer_lines(std::io::stdin().lock(), out, workers, render);
     }
+    let mut out = std::io::stdout().lock();
     let written = write_answer(&mut out, &render(&question.join(" "))).and_then(|()| out.flush());
     quiet_when_closed(written)
 }
@@ -327,90 +326,106 @@ fn write_answer(out: &mut impl Write, answered: &Answered) -> std::io::Result<()
 
 /// Answers each line of `input` on `workers` threads and writes the answers to `out` in the
 /// order of the lines. An answer is written as soon as it and those before it are ready, and
-/// `out` is flushed whenever no further answer is ready: a tool that asks one line at a time
-/// gets each answer at once, and a batch is not slowed by a flush per line. A line that is not
+/// `out` is flushed once every line read so far is answered: a tool that asks one line at a
+/// time gets each answer at once, and a batch is written in large pieces. A line that is not
 /// UTF-8 is answered as read, with replacement characters.
-fn answer_lines(
-    input: impl BufRead + Send,
-    out: &mut impl Write,
+fn answer_lines<W: Write + Send>(
+    mut input: impl BufRead,
+    out: W,
     workers: usize,
     render: impl Fn(&str) -> Answered + Sync,
 ) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{mpsc, Arc, Mutex, PoisonError};
 
     let (line_tx, line_rx) = mpsc::channel::<(u64, String)>();
-    // shared by the workers only, so that the reader stops when they all have
+    // shared by the workers only, so that reading stops once they all have
     let line_rx = Arc::new(Mutex::new(line_rx));
-    let (answer_tx, answer_rx) = mpsc::channel::<(u64, Answered)>();
-    std::thread::scope(|scope| {
+    // how many lines have been handed out, counted before each is sent
+    let read = AtomicU64::new(0);
+    let ordered = Mutex::new(InOrder {
+        out,
+        next: 0,
+        early: std::collections::BTreeMap::new(),
+        failed: None,
+    });
+    let read_result: std::io::Result<()> = std::thread::scope(|scope| {
         for _ in 0..workers.max(1) {
-            let (line_rx, answer_tx, render) = (Arc::clone(&line_rx), answer_tx.clone(), &render);
+            let line_rx = Arc::clone(&line_rx);
+            let (render, read, ordered) = (&render, &read, &ordered);
             scope.spawn(move || loop {
                 let next = line_rx
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .recv();
                 let Ok((n, line)) = next else { break };
-                // the writer has stopped (a closed pipe): so do the workers
-                if answer_tx.send((n, render(&line))).is_err() {
+                let answered = render(&line);
+                let mut ordered = ordered.lock().unwrap_or_else(PoisonError::into_inner);
+                // a closed pipe: stop, and reading stops when the last worker has
+                if ordered.failed.is_some() || !ordered.add(n, answered, read) {
                     break;
                 }
             });
         }
-        drop((line_rx, answer_tx));
-        let reader = scope.spawn(move || -> std::io::Result<()> {
-            let mut input = input;
-            let mut line = Vec::new();
-            for n in 0u64.. {
-                line.clear();
-                if input.read_until(b'\n', &mut line)? == 0 {
-                    break;
-                }
-                let text = String::from_utf8_lossy(&line);
-                let text = text.trim_end_matches(['\n', '\r']).to_string();
-                if line_tx.send((n, text)).is_err() {
-                    break; // the workers have stopped
-                }
+        drop(line_rx);
+        // dropped when reading ends, which tells the workers there is no more
+        let line_tx = line_tx;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if input.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
             }
-            Ok(())
-        });
-        let written = write_in_order(&answer_rx, out);
-        // a closed pipe: the workers stop at their next answer, and then the reader
-        drop(answer_rx);
-        let read = reader
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        read.context("cannot read questions from stdin")?;
-        quiet_when_closed(written)
-    })
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\n', '\r']).to_string();
+            let n = read.fetch_add(1, Ordering::SeqCst);
+            if line_tx.send((n, text)).is_err() {
+                return Ok(()); // the workers have stopped
+            }
+        }
+    });
+    let mut ordered = ordered.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let written = match ordered.failed.take() {
+        Some(e) => Err(e),
+        None => ordered.out.flush(),
+    };
+    read_result.context("cannot read questions from stdin")?;
+    quiet_when_closed(written)
 }
 
-/// Writes the numbered answers from `answers` in their order, until the workers are done.
-fn write_in_order(
-    answers: &std::sync::mpsc::Receiver<(u64, Answered)>,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
-    use std::sync::mpsc::TryRecvError;
+/// The answers of [`answer_lines`] on their way out, in order.
+struct InOrder<W> {
+    out: W,
+    /// The number of the next line to write.
+    next: u64,
+    /// Answers to later lines, until those before them are written.
+    early: std::collections::BTreeMap<u64, Answered>,
+    /// The first write error, after which nothing more is written.
+    failed: Option<std::io::Error>,
+}
 
-    // answers arrive in any order: the early ones wait until those before them are written
-    let mut early = std::collections::BTreeMap::new();
-    let mut next = 0u64;
-    loop {
-        let (n, answered) = match answers.try_recv() {
-            Ok(answer) => answer,
-            Err(TryRecvError::Empty) => {
-                out.flush()?;
-                match answers.recv() {
-                    Ok(answer) => answer,
-                    Err(_) => return out.flush(),
-                }
+impl<W: Write> InOrder<W> {
+    /// Takes line `n`'s answer and writes whatever is now in order, flushing when every line
+    /// read so far is written. False after a write error.
+    fn add(&mut self, n: u64, answered: Answered, read: &std::sync::atomic::AtomicU64) -> bool {
+        self.early.insert(n, answered);
+        let mut written = Ok(());
+        while let Some(answered) = self.early.remove(&self.next) {
+            written = write_answer(&mut self.out, &answered);
+            if written.is_err() {
+                break;
             }
-            Err(TryRecvError::Disconnected) => return out.flush(),
-        };
-        early.insert(n, answered);
-        while let Some(answered) = early.remove(&next) {
-            write_answer(out, &answered)?;
-            next += 1;
+            self.next += 1;
+        }
+        if written.is_ok() && self.next == read.load(std::sync::atomic::Ordering::SeqCst) {
+            written = self.out.flush();
+        }
+        match written {
+            Ok(()) => true,
+            Err(e) => {
+                self.failed = Some(e);
+                false
+            }
         }
     }
 }
