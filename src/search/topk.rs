@@ -288,7 +288,7 @@ impl Scoring<'_> {
         top: &mut TopN,
     ) -> tantivy::Result<()> {
         let lists = self.plan.lists.len();
-        let mut cursors: Vec<Cursor> = Vec::with_capacity(infos.len());
+        let mut cursors: Vec<Cursor> = Vec::new();
         for (l, info) in infos.into_iter().enumerate() {
             let Some(info) = info else { continue };
             let field = self.plan.lists[l].field();
