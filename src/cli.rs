@@ -312,7 +312,7 @@ fn quiet_when_closed(written: std::io::Result<()>) -> anyhow::Result<()> {
 
 /// One answer of `faqbot ask`: its line for standard output and, with `--explain`, its
 /// explanation for standard error.
-pub struct Answered {
+struct Answered {
     stdout: String,
     stderr: Option<String>,
 }
