@@ -1,23 +1,15 @@
-//! Data compiled into the binary ahead of time, so that start-up builds none of it:
-//!
-//! - `src/search/english_words.txt` (one word a line, most frequent first) becomes a table
-//!   sorted by word: looking a word up costs a short binary search, where building a hash map
-//!   of the 30,000 words took a third of `faqbot ask`'s start-up;
-//! - the intent rules of `src/core/intents.toml` become DFAs: compiling them into regexes took
-//!   most of the rest, and matching with a lazy DFA spent more again building its states for
-//!   each new message.
+//! Data compiled into the binary ahead of time: `src/search/english_words.txt` (one word a line,
+//! most frequent first) becomes a table sorted by word, so looking a word up costs a short
+//! binary search, where building a hash map of the 30,000 words took a third of `faqbot ask`'s
+//! start-up.
 
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use regex_automata::dfa::{dense, StartKind};
-
 const WORDS: &str = "src/search/english_words.txt";
-const RULES: &str = "src/core/intents.toml";
 
 include!("src/search/english_bucket.rs");
-include!("src/core/intent_patterns.rs");
 
 /// How many buckets `bucket` has.
 const BUCKETS: usize = 26 * 27;
@@ -25,7 +17,6 @@ const BUCKETS: usize = 26 * 27;
 fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     english_words(&out);
-    intent_rules(&out);
 }
 
 fn english_words(out_dir: &Path) {
@@ -82,65 +73,4 @@ fn english_words(out_dir: &Path) {
 
 fn write(path: &Path, bytes: &[u8]) {
     fs::write(path, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-}
-
-/// One DFA per group of rules (the emergency rules per language, every other intent across its
-/// languages), written to `OUT_DIR` in the target's byte order, and `intents.rs` naming them.
-fn intent_rules(out_dir: &Path) {
-    println!("cargo::rerun-if-changed={RULES}");
-    println!("cargo::rerun-if-changed=src/core/intent_patterns.rs");
-    let text = fs::read_to_string(RULES).unwrap_or_else(|e| panic!("cannot read {RULES}: {e}"));
-    let rules: toml::Table = text
-        .parse()
-        .unwrap_or_else(|e| panic!("{RULES} is not valid TOML: {e}"));
-    let languages = |intent: &str| -> Vec<(String, Vec<String>)> {
-        let table = rules
-            .get(intent)
-            .and_then(toml::Value::as_table)
-            .unwrap_or_else(|| panic!("{RULES} has no [{intent}] table"));
-        table
-            .iter()
-            .map(|(lang, patterns)| {
-                let patterns = patterns
-                    .as_array()
-                    .and_then(|a| a.iter().map(|p| p.as_str().map(String::from)).collect())
-                    .unwrap_or_else(|| panic!("{RULES}: {intent}.{lang} is not a list of strings"));
-                (lang.clone(), patterns)
-            })
-            .collect()
-    };
-    let big_endian = env::var("CARGO_CFG_TARGET_ENDIAN").is_ok_and(|e| e == "big");
-    let dfa = |name: &str, pattern: &str| -> String {
-        let dfa = dense::Builder::new()
-            .configure(dense::Config::new().start_kind(StartKind::Unanchored))
-            .build(pattern)
-            .unwrap_or_else(|e| panic!("{RULES}: the {name} rules do not compile: {e}"));
-        let (bytes, pad) = if big_endian {
-            dfa.to_bytes_big_endian()
-        } else {
-            dfa.to_bytes_little_endian()
-        };
-        let path = out_dir.join(format!("intent-{name}.dfa"));
-        write(&path, &bytes[pad..]);
-        format!(
-            "&Aligned(*include_bytes!({:?}))",
-            path.display().to_string()
-        )
-    };
-    let mut code = String::from("/// (language, DFA) of each language's emergency rules.\nstatic EMERGENCY: &[(&str, &Aligned<[u8]>)] = &[\n");
-    for (lang, patterns) in languages("emergency") {
-        let dfa = dfa(&format!("emergency-{lang}"), &alternation(&patterns));
-        code.push_str(&format!("    ({lang:?}, {dfa}),\n"));
-    }
-    code.push_str("];\n");
-    for intent in ["handoff", "greeting", "thanks", "identity", "advice"] {
-        let patterns = languages(intent);
-        let pattern = alternation(patterns.iter().flat_map(|(_, p)| p));
-        code.push_str(&format!(
-            "/// The {intent} rules.\nstatic {}: &Aligned<[u8]> = {};\n",
-            intent.to_uppercase(),
-            dfa(intent, &pattern)
-        ));
-    }
-    write(&out_dir.join("intents.rs"), code.as_bytes());
 }

@@ -434,6 +434,22 @@ impl<W: Write> InOrder<W> {
 fn explain_text(engine: &Engine, question: &str) -> String {
     let cleaned = crate::text::clean(question);
     let mut out = String::new();
+    let triage = engine.triage().explain(question);
+    for (kind, name, language, phrase) in &triage.matched {
+        out.push_str(&format!(
+            "  emergency check: {kind} {name} [{language}] {phrase:?}\n"
+        ));
+    }
+    for (category, decided) in &triage.categories {
+        out.push_str(&format!("  emergency check: {category}: {decided}\n"));
+    }
+    match &triage.alarm {
+        Some(alarm) => out.push_str(&format!(
+            "  emergency check: EMERGENCY {} ({}), notice {:?}, language {}\n",
+            alarm.category, alarm.label, alarm.notice, alarm.language
+        )),
+        None => out.push_str("  emergency check: no emergency\n"),
+    }
     match engine
         .index()
         .search(&cleaned, engine.settings().search.max_results)

@@ -121,7 +121,15 @@ pub struct ReplyTexts {
     pub related: String,
     pub no_match: String,
     pub empty: String,
+    /// The emergency notice: call the local emergency number.
     pub emergency: String,
+    /// The notice for a reaction to cancer treatment: the oncology team's 24-hour line.
+    pub emergency_treatment: String,
+    /// The notice for suicidal or self-harm thoughts: crisis support.
+    pub emergency_crisis: String,
+    /// One line with the emergency numbers, under every reply in a language the bot does not
+    /// answer in.
+    pub emergency_line: String,
     pub handoff_request: String,
     pub greeting: String,
     pub thanks: String,
@@ -178,10 +186,20 @@ pub struct ReplyTexts {
     pub group_open_list: String,
     pub group_is_closed: String,
     pub group_emergency: String,
+    /// The three emergency notices per language (ISO 639-1), shown above the English one.
     #[serde(default)]
-    pub emergency_translations: BTreeMap<String, String>,
+    pub emergency_translations: BTreeMap<String, EmergencyTexts>,
     #[serde(default)]
     pub language_translations: BTreeMap<String, String>,
+}
+
+/// The emergency notices in one language.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyTexts {
+    pub emergency: String,
+    pub treatment: String,
+    pub crisis: String,
 }
 
 /// A list from the file (`[1, 2]`), or from the environment as `1,2` or a single `1` (which the

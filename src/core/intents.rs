@@ -1,19 +1,16 @@
-//! Rule-based intents, checked before any search: emergencies (first, on every message),
-//! requests for a person, smalltalk, and questions about one person's treatment. The rules are
-//! data (`intents.toml`) compiled into the binary.
+//! Rule-based intents, checked before any search: requests for a person, smalltalk, and
+//! questions about one person's treatment. The rules are data (`intents.toml`) shipped with the
+//! binary and compiled into one regular expression per intent at start. (Emergencies have a
+//! model of their own: [`super::triage`].)
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use regex_automata::dfa::{dense, Automaton};
-use regex_automata::Input;
+use regex::Regex;
+use serde::Deserialize;
 
-/// Bytes aligned as a DFA must be to be read in place.
-#[repr(C, align(4))]
-struct Aligned<B: ?Sized>(B);
-
-// EMERGENCY, HANDOFF, GREETING, THANKS, IDENTITY and ADVICE: the rules as DFAs, by build.rs
-include!(concat!(env!("OUT_DIR"), "/intents.rs"));
+const RULES: &str = include_str!("intents.toml");
 
 /// Kinds of smalltalk, each with its own reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,21 +20,28 @@ pub enum Smalltalk {
     Identity,
 }
 
-type Dfa = dense::DFA<&'static [u32]>;
+/// The rules of `intents.toml`: patterns per intent, then per language.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rules {
+    handoff: BTreeMap<String, Vec<String>>,
+    greeting: BTreeMap<String, Vec<String>>,
+    thanks: BTreeMap<String, Vec<String>>,
+    identity: BTreeMap<String, Vec<String>>,
+    advice: BTreeMap<String, Vec<String>>,
+}
 
 /// The compiled rules.
 #[derive(Debug, Clone)]
 pub struct Intents {
-    /// (language, rules) — the language picks the emergency notice's translation.
-    emergency: Vec<(&'static str, Dfa)>,
-    handoff: Dfa,
-    greeting: Dfa,
-    thanks: Dfa,
-    identity: Dfa,
-    advice: Dfa,
+    handoff: Regex,
+    greeting: Regex,
+    thanks: Regex,
+    identity: Regex,
+    advice: Regex,
 }
 
-/// Compiled rules that cannot be read. They are built into the binary, so tests catch this.
+/// Rules that do not compile. They ship with the binary, so tests catch this.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("intent rules (src/core/intents.toml): {0}")]
 pub struct RuleError(String);
@@ -51,32 +55,22 @@ fn lower(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Reads a DFA in place, without checking it: checking reads all 7 MB of them, which made it
-/// the larger part of `faqbot ask`'s start-up. The tests check every one (`checked`).
-fn load(bytes: &'static Aligned<[u8]>) -> Result<Dfa, RuleError> {
-    // SAFETY: `from_bytes_unchecked` needs bytes that `DFA::to_bytes_*` wrote in this
-    // target's byte order with this version of regex-automata. They are: build.rs wrote them
-    // in this build, with the version Cargo.lock pins for both, in CARGO_CFG_TARGET_ENDIAN's
-    // order, and `Aligned` gives them the alignment a DFA needs. The test
-    // `every_dfa_passes_the_full_check` runs the checking reader over each.
-    unsafe { dense::DFA::from_bytes_unchecked(&bytes.0) }
-        .map(|(dfa, _)| dfa)
-        .map_err(|e| RuleError(e.to_string()))
-}
-
-/// Whether any of the DFA's rules matches somewhere in `text`. The DFAs have no quit bytes
-/// (their word boundaries are ASCII), so a search cannot fail; a test checks that on text in
-/// many scripts.
-fn is_match(dfa: &Dfa, text: &str) -> bool {
-    dfa.try_search_fwd(&Input::new(text).earliest(true))
-        .is_ok_and(|m| m.is_some())
+/// One pattern for an intent: any of its rules, in any language.
+fn compile(name: &str, rules: &BTreeMap<String, Vec<String>>) -> Result<Regex, RuleError> {
+    let pattern = rules
+        .values()
+        .flatten()
+        .map(|p| format!("(?:{p})"))
+        .collect::<Vec<_>>()
+        .join("|");
+    Regex::new(&pattern).map_err(|e| RuleError(format!("[{name}]: {e}")))
 }
 
 /// The rules read once for the whole process: they ship with the binary and never change.
 static SHARED: OnceLock<Result<Intents, RuleError>> = OnceLock::new();
 
 impl Intents {
-    /// The process's rules, read by the first caller.
+    /// The process's rules, compiled by the first caller.
     pub fn shared() -> Result<&'static Intents, RuleError> {
         SHARED
             .get_or_init(Intents::new)
@@ -84,46 +78,30 @@ impl Intents {
             .map_err(Clone::clone)
     }
 
-    /// Reads the rules compiled into the binary.
+    /// Compiles the rules shipped with the binary.
     pub fn new() -> Result<Intents, RuleError> {
-        let emergency = EMERGENCY
-            .iter()
-            .map(|&(lang, bytes)| load(bytes).map(|dfa| (lang, dfa)))
-            .collect::<Result<_, _>>()?;
+        let rules: Rules = toml::from_str(RULES).map_err(|e| RuleError(e.to_string()))?;
         Ok(Intents {
-            emergency,
-            handoff: load(HANDOFF)?,
-            greeting: load(GREETING)?,
-            thanks: load(THANKS)?,
-            identity: load(IDENTITY)?,
-            advice: load(ADVICE)?,
+            handoff: compile("handoff", &rules.handoff)?,
+            greeting: compile("greeting", &rules.greeting)?,
+            thanks: compile("thanks", &rules.thanks)?,
+            identity: compile("identity", &rules.identity)?,
+            advice: compile("advice", &rules.advice)?,
         })
     }
 
-    /// The language of the first emergency rule that matches, if any. English rules are tried
-    /// first: most messages are in English, and brand-new writers mix languages.
-    pub fn emergency(&self, text: &str) -> Option<&str> {
-        let text = &*lower(text);
-        let english = self.emergency.iter().filter(|(l, _)| *l == "en");
-        let others = self.emergency.iter().filter(|(l, _)| *l != "en");
-        english
-            .chain(others)
-            .find(|(_, dfa)| is_match(dfa, text))
-            .map(|&(lang, _)| lang)
-    }
-
     pub fn handoff(&self, text: &str) -> bool {
-        is_match(&self.handoff, &lower(text))
+        self.handoff.is_match(&lower(text))
     }
 
     pub fn smalltalk(&self, text: &str) -> Option<Smalltalk> {
         let text = lower(text);
         let text = text.trim();
-        if is_match(&self.greeting, text) {
+        if self.greeting.is_match(text) {
             Some(Smalltalk::Greeting)
-        } else if is_match(&self.thanks, text) {
+        } else if self.thanks.is_match(text) {
             Some(Smalltalk::Thanks)
-        } else if is_match(&self.identity, text) {
+        } else if self.identity.is_match(text) {
             Some(Smalltalk::Identity)
         } else {
             None
@@ -131,33 +109,13 @@ impl Intents {
     }
 
     pub fn advice(&self, text: &str) -> bool {
-        is_match(&self.advice, &lower(text))
+        self.advice.is_match(&lower(text))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use serde::Deserialize;
-
     use super::*;
-
-    include!("intent_patterns.rs");
-
-    const RULES: &str = include_str!("intents.toml");
-
-    /// Patterns per intent, then per language.
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Rules {
-        emergency: BTreeMap<String, Vec<String>>,
-        handoff: BTreeMap<String, Vec<String>>,
-        greeting: BTreeMap<String, Vec<String>>,
-        thanks: BTreeMap<String, Vec<String>>,
-        identity: BTreeMap<String, Vec<String>>,
-        advice: BTreeMap<String, Vec<String>>,
-    }
 
     fn intents() -> Intents {
         Intents::new().expect("rules compile")
@@ -168,9 +126,8 @@ mod tests {
     #[test]
     fn patterns_are_lower_case() {
         let rules: Rules = toml::from_str(RULES).expect("rules parse");
-        let escapes = regex::Regex::new(r"\\[pP]\{[^}]*\}|\\.").expect("regex");
+        let escapes = Regex::new(r"\\[pP]\{[^}]*\}|\\.").expect("regex");
         for map in [
-            &rules.emergency,
             &rules.handoff,
             &rules.greeting,
             &rules.thanks,
@@ -184,56 +141,6 @@ mod tests {
                     "upper case in {pattern}"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn word_escapes_become_ascii_outside_brackets() {
-        assert_eq!(
-            ascii_words(r"\bchest (pain|\w+)\b [\w\s]\\b"),
-            r"(?-u:\b)chest (pain|(?-u:\w)+)(?-u:\b) [\w\s]\\b"
-        );
-        // an English red flag right after Chinese text still has its word boundary
-        assert_eq!(intents().emergency("我爸爸heart attack"), Some("en"));
-    }
-
-    #[test]
-    fn red_flags_in_six_languages() {
-        let i = intents();
-        for (text, lang) in [
-            ("my husband can't breathe", "en"),
-            ("she has chest pain since an hour", "en"),
-            ("dad passed out and won't wake up", "en"),
-            ("he is having a seizure", "en"),
-            ("bleeding heavily from the nose", "en"),
-            ("fever of 39 after chemo yesterday", "en"),
-            ("i want to kill myself", "en"),
-            ("my mother says she doesn't want to live anymore", "en"),
-            ("mi padre no puede respirar", "es"),
-            ("elle a une douleur à la poitrine", "fr"),
-            ("мама без сознания", "ru"),
-            ("أبي فاقد الوعي", "ar"),
-            ("我爸爸呼吸困难", "zh"),
-            ("我不想活了", "zh"),
-            ("er ist bewusstlos", "de"),
-        ] {
-            assert_eq!(i.emergency(text), Some(lang), "{text}");
-        }
-    }
-
-    #[test]
-    fn ordinary_questions_are_not_emergencies() {
-        let i = intents();
-        for text in [
-            "what is car-t cell therapy",
-            "does supportive care mean giving up",
-            "can immunotherapy work again after it failed",
-            "fatigue pain insomnia after many lines of therapy",
-            "what are the side effects of bispecific antibodies",
-            "how long does an mdt review take",
-            "is it worth a second opinion",
-        ] {
-            assert_eq!(i.emergency(text), None, "{text}");
         }
     }
 
@@ -258,102 +165,5 @@ mod tests {
         assert!(i.advice("should he stop chemotherapy?"));
         assert!(i.advice("can i give paracetamol with keytruda"));
         assert!(!i.advice("what is TIL therapy?"));
-    }
-
-    /// The DFAs that `load` reads without checking pass the full check.
-    #[test]
-    fn every_dfa_passes_the_full_check() {
-        let all = EMERGENCY
-            .iter()
-            .map(|&(_, bytes)| bytes)
-            .chain([HANDOFF, GREETING, THANKS, IDENTITY, ADVICE]);
-        for bytes in all {
-            dense::DFA::from_bytes(&bytes.0).expect("a valid DFA");
-        }
-    }
-
-    /// The DFAs built by `build.rs` answer as the regex crate does for the same rules, on
-    /// messages for every rule group and in many scripts, and no search fails.
-    #[test]
-    fn dfas_agree_with_the_regex_crate() {
-        let rules: Rules = toml::from_str(RULES).expect("rules parse");
-        let i = intents();
-        let regex = |patterns: Vec<&String>| {
-            regex::Regex::new(&alternation(patterns)).expect("the rules compile")
-        };
-        let mut groups: Vec<(String, &Dfa, regex::Regex)> = Vec::new();
-        assert_eq!(i.emergency.len(), rules.emergency.len());
-        for (lang, dfa) in &i.emergency {
-            let patterns = rules.emergency[*lang].iter().collect();
-            groups.push((format!("emergency {lang}"), dfa, regex(patterns)));
-        }
-        for (name, dfa, map) in [
-            ("handoff", &i.handoff, &rules.handoff),
-            ("greeting", &i.greeting, &rules.greeting),
-            ("thanks", &i.thanks, &rules.thanks),
-            ("identity", &i.identity, &rules.identity),
-            ("advice", &i.advice, &rules.advice),
-        ] {
-            groups.push((
-                name.to_string(),
-                dfa,
-                regex(map.values().flatten().collect()),
-            ));
-        }
-        let long = format!("{} but now he can't breathe", "so tired ".repeat(1200));
-        let corpus = [
-            "my husband can't breathe",
-            "he is not breathing",
-            "chest pain since an hour",
-            "stroke, his face is drooping",
-            "a stroke years ago, now what",
-            "fever 39.5 during chemo",
-            "temperature after immunotherapy and shivering",
-            "i want to kill myself",
-            "self-harm",
-            "overdosed on pills",
-            "mi padre no puede respirar",
-            "elle a une douleur à la poitrine",
-            "er ist bewusstlos",
-            "мама без сознания",
-            "أبي فاقد الوعي",
-            "我爸爸呼吸困难",
-            "我爸爸heart attack",
-            "talk to human",
-            "/coordinator",
-            "can i speak with a coordinator?",
-            "call me back",
-            "hello",
-            "hi there how are you 👋",
-            "привет",
-            "ok thank you so much 🙏",
-            "thanks!!",
-            "are you a bot?",
-            "who are you",
-            "how much opdivo should she take",
-            "should my mum stop chemo",
-            "is it safe to mix them",
-            "interactions with grapefruit",
-            "what is car-t cell therapy",
-            "does supportive care mean giving up",
-            "keytruda stopped working, what now?",
-            "\u{202e}שלום עולם",
-            "emoji only 🎗️🎗️",
-            "quotes \"and\" [brackets] field:value",
-            "",
-            "   ",
-            "breathe", // a word of a rule, alone
-            "strokes of luck",
-            long.as_str(),
-        ];
-        for text in corpus {
-            let text = text.to_lowercase();
-            for (name, dfa, re) in &groups {
-                let found = dfa
-                    .try_search_fwd(&Input::new(&text).earliest(true))
-                    .expect("a DFA search never fails");
-                assert_eq!(found.is_some(), re.is_match(&text), "{name} on {text:?}");
-            }
-        }
     }
 }

@@ -4,6 +4,7 @@
 mod excerpt;
 mod intents;
 mod language;
+mod triage;
 
 use std::sync::{Arc, RwLock};
 
@@ -11,6 +12,7 @@ use serde::Serialize;
 
 pub use intents::{Intents, RuleError, Smalltalk};
 pub use language::uncovered_language;
+pub use triage::{Alarm, Explanation, Notice, Triage, TriageError};
 
 use crate::search::{Hit, SearchIndex};
 use crate::settings::Settings;
@@ -84,6 +86,8 @@ pub struct Reply {
     pub personal_advice: bool,
     /// The conversation should go to a coordinator now (emergency or an explicit request).
     pub escalate: bool,
+    /// What the emergency check found, for an `emergency` reply.
+    pub alarm: Option<Alarm>,
 }
 
 impl Reply {
@@ -144,15 +148,31 @@ pub struct Engine {
     index: SearchIndex,
     settings: Settings,
     intents: &'static Intents,
+    triage: &'static Triage,
+}
+
+/// The rules shipped with the binary do not compile: a mistake the tests catch.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Intents(#[from] RuleError),
+    #[error(transparent)]
+    Triage(#[from] TriageError),
 }
 
 impl Engine {
-    pub fn new(index: SearchIndex, settings: Settings) -> Result<Engine, RuleError> {
+    pub fn new(index: SearchIndex, settings: Settings) -> Result<Engine, EngineError> {
         Ok(Engine {
             index,
             settings,
             intents: Intents::shared()?,
+            triage: Triage::shared()?,
         })
+    }
+
+    /// The emergency check, for `ask --explain` and the tests.
+    pub fn triage(&self) -> &Triage {
+        self.triage
     }
 
     pub fn index(&self) -> &SearchIndex {
@@ -189,43 +209,54 @@ impl Engine {
             passages: Vec::new(),
             personal_advice: false,
             escalate: false,
+            alarm: None,
         }
     }
 
     /// The emergency reply, when the message describes an emergency: the check that runs on
     /// every message, also while a coordinator has the conversation.
     pub fn emergency(&self, raw: &str) -> Option<Reply> {
-        let lower = text::clean(raw).to_lowercase();
-        self.intents
-            .emergency(&lower)
-            .map(|lang| self.emergency_reply(lang))
+        self.triage
+            .check(raw)
+            .map(|alarm| self.emergency_reply(alarm))
     }
 
-    fn emergency_reply(&self, lang: &str) -> Reply {
+    /// What to do now, in the language the red flag was written in and in English.
+    fn emergency_reply(&self, alarm: Alarm) -> Reply {
         let texts = &self.settings.reply;
-        let notice = texts
-            .emergency_translations
-            .get(lang)
-            .unwrap_or(&texts.emergency);
-        let message = if lang == "en" {
-            notice.clone()
-        } else {
-            format!("{notice}\n\n{}", texts.emergency)
+        let english = match alarm.notice {
+            Notice::Emergency => &texts.emergency,
+            Notice::Treatment => &texts.emergency_treatment,
+            Notice::Crisis => &texts.emergency_crisis,
         };
-        let mut reply = self.reply(Outcome::Emergency, lang, message);
+        let translated =
+            texts
+                .emergency_translations
+                .get(alarm.language)
+                .map(|t| match alarm.notice {
+                    Notice::Emergency => &t.emergency,
+                    Notice::Treatment => &t.treatment,
+                    Notice::Crisis => &t.crisis,
+                });
+        let message = match translated {
+            Some(notice) if alarm.language != "en" => format!("{notice}\n\n{english}"),
+            _ => english.clone(),
+        };
+        let mut reply = self.reply(Outcome::Emergency, alarm.language, message);
         reply.escalate = true;
+        reply.alarm = Some(alarm);
         reply
     }
 
     /// The reply to one message. Never fails: a search error becomes an honest no-match.
     pub fn answer(&self, raw: &str) -> Reply {
         let texts = &self.settings.reply;
+        // first, on every message and in every language
+        if let Some(reply) = self.emergency(raw) {
+            return reply;
+        }
         let cleaned = text::clean(raw);
         let lower = cleaned.to_lowercase();
-
-        if let Some(lang) = self.intents.emergency(&lower) {
-            return self.emergency_reply(lang);
-        }
         if !cleaned.chars().any(char::is_alphanumeric) {
             return self.reply(Outcome::NoMatch, "en", texts.empty.clone());
         }
@@ -251,9 +282,10 @@ impl Engine {
         let covered = &self.index.meta().languages;
         if let Some(lang) = uncovered_language(&cleaned, covered, |w| self.index.is_english_word(w))
         {
+            // no emergency rules matched, but the language may have none: the numbers anyway
             let message = texts.language_translations.get(&lang).map_or_else(
-                || texts.language.clone(),
-                |t| format!("{t}\n\n{}", texts.language),
+                || format!("{}\n\n{}", texts.language, texts.emergency_line),
+                |t| format!("{t}\n\n{}\n\n{}", texts.language, texts.emergency_line),
             );
             return self.reply(Outcome::Language, &lang, message);
         }

@@ -10,6 +10,7 @@ use super::action::{Action, Button, CopyMessage, OutMessage, Record};
 use super::callback::{Ask, Callback};
 use super::handlers::{now_ms, Ctx, Out};
 use super::render::{self, Block, MessageBuilder};
+use crate::core::Alarm;
 use crate::store::{Escalation, NewEscalation, Reason, Role, TranscriptEntry};
 use crate::text::{format_age, format_utc};
 
@@ -92,13 +93,14 @@ fn display_name(user: &User) -> String {
 }
 
 /// Opens the escalation for `chat` (or finds the open one) and tells both sides. For an
-/// emergency the caregiver has already had the emergency notice, so only the group is told.
+/// emergency the caregiver has already had the emergency notice, so only the group is told,
+/// with what the emergency check found (`alarm`) and the language of the message.
 pub fn open(
     ctx: &Ctx,
     user: &User,
     chat: i64,
     reason: Reason,
-    language: &str,
+    alarm: Option<&Alarm>,
 ) -> anyhow::Result<Vec<Action>> {
     let t = &ctx.settings.reply;
     let group = ctx.settings.coordinators.chat_id;
@@ -121,10 +123,11 @@ pub fn open(
         user_id: i64::try_from(user.id.0).unwrap_or(i64::MAX),
         name: display_name(user),
         username: user.username.clone(),
-        language: user
-            .language_code
-            .clone()
-            .unwrap_or_else(|| language.to_string()),
+        // the language the caregiver wrote in, or else the one their Telegram is set to
+        language: alarm
+            .map(|a| a.language.to_string())
+            .or_else(|| user.language_code.clone())
+            .unwrap_or_else(|| "en".to_string()),
         reason,
         urgent,
     };
@@ -142,7 +145,7 @@ pub fn open(
             escalation: escalation.id,
             name: topic_name(&escalation),
         });
-        let mut card = card(ctx, &escalation)?;
+        let mut card = card(ctx, &escalation, alarm)?;
         if let Some(first) = card.first_mut() {
             first.record = Some(Record::Card {
                 escalation: escalation.id,
@@ -168,7 +171,7 @@ pub fn open(
         }
     } else {
         if urgent && before.is_some_and(|b| !b.urgent) {
-            actions.push(to_group(ctx, escalation.id, &t.group_emergency));
+            actions.push(to_group(ctx, escalation.id, &urgent_notice(ctx, alarm)));
         }
         if !urgent {
             actions.push(send(chat, None, &t.escalation_exists, Vec::new()));
@@ -190,13 +193,30 @@ fn topic_name(e: &Escalation) -> String {
     name.chars().take(120).collect()
 }
 
+/// What coordinators are told when a caregiver's message in an escalated chat looks like an
+/// emergency.
+fn urgent_notice(ctx: &Ctx, alarm: Option<&Alarm>) -> String {
+    ctx.settings
+        .reply
+        .group_emergency
+        .replace("{category}", &category(alarm))
+}
+
+/// The emergency check's category as coordinators read it, with the message's language.
+fn category(alarm: Option<&Alarm>) -> String {
+    alarm.map_or_else(
+        || "possible emergency".to_string(),
+        |a| format!("{} (written in {})", a.label, a.language),
+    )
+}
+
 /// The card: who, why, when, and the recent conversation.
-fn card(ctx: &Ctx, e: &Escalation) -> anyhow::Result<Vec<OutMessage>> {
+fn card(ctx: &Ctx, e: &Escalation, alarm: Option<&Alarm>) -> anyhow::Result<Vec<OutMessage>> {
     let t = &ctx.settings.reply;
     let group = ctx.settings.coordinators.chat_id;
     let mut b = MessageBuilder::new(group, None);
     if e.urgent {
-        b = b.block(Block::new().bold(&t.group_urgent));
+        b = b.block(Block::new().bold(&t.group_urgent.replace("{category}", &category(alarm))));
     }
     b = b.block(Block::new().bold(&t.group_new.replace("{id}", &e.id.to_string())));
     let mut who = e.name.clone();
@@ -275,8 +295,9 @@ pub fn from_caregiver(ctx: &Ctx, msg: &Message, e: &Escalation) -> anyhow::Resul
     let group = ctx.settings.coordinators.chat_id;
     let mut actions = Vec::new();
     if let Some(reply) = msg.text().and_then(|text| ctx.engine.get().emergency(text)) {
+        let labels = render::Labels::from_texts(t);
         actions.extend(
-            render::render_reply(&reply, chat, None)
+            render::render_reply_with(&reply, chat, None, &labels)
                 .into_iter()
                 .map(Action::Send),
         );
@@ -292,7 +313,11 @@ pub fn from_caregiver(ctx: &Ctx, msg: &Message, e: &Escalation) -> anyhow::Resul
             },
             now_ms(),
         )?;
-        actions.push(to_group(ctx, e.id, &t.group_emergency));
+        actions.push(to_group(
+            ctx,
+            e.id,
+            &urgent_notice(ctx, reply.alarm.as_ref()),
+        ));
     }
     let text = describe(msg);
     note(ctx, chat, Role::Caregiver, &text, None);

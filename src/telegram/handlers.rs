@@ -15,7 +15,7 @@ use super::action::{Action, Button, OutMessage};
 use super::callback::{Ask, Callback};
 use super::escalation::{self, CloseKind, GroupCommand};
 use super::render;
-use crate::core::{Outcome, SharedEngine};
+use crate::core::{Alarm, Outcome, SharedEngine};
 use crate::settings::Settings;
 use crate::store::{AnswerRecord, Role, Store};
 
@@ -269,7 +269,7 @@ async fn on_text(msg: Message, text: String, me: Me, ctx: Ctx) -> Out {
     // in groups the bot is addressed by name; the name is not part of the question
     let mention = format!("@{}", me.username());
     let question = text.replace(&mention, " ");
-    let (mut actions, outcome, no_match_streak) = answer(&ctx, &msg, &question);
+    let (mut actions, outcome, no_match_streak, alarm) = answer(&ctx, &msg, &question);
     if is_private(&msg) {
         match outcome {
             Outcome::Emergency => {
@@ -279,7 +279,7 @@ async fn on_text(msg: Message, text: String, me: Me, ctx: Ctx) -> Out {
                         user,
                         chat,
                         crate::store::Reason::Emergency,
-                        "en",
+                        alarm.as_ref(),
                     )?);
                 }
             }
@@ -300,7 +300,9 @@ async fn on_text(msg: Message, text: String, me: Me, ctx: Ctx) -> Out {
 
 /// The core's reply to `question`, rendered, with the no-match streak and the transcript kept
 /// for escalation.
-fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome, u32) {
+/// The engine's reply to a message as actions, with its outcome, the chat's no-match streak and,
+/// for an emergency, what the emergency check found.
+fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome, u32, Option<Alarm>) {
     let started = Instant::now();
     let engine = ctx.engine.get();
     let reply = engine.answer(question);
@@ -308,9 +310,13 @@ fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome, u3
     let chat = msg.chat.id.0;
     let mut transcript = Vec::new();
     if is_private(msg) {
-        let said = match &reply.passage {
-            Some(p) => format!("answered with “{}”", p.title),
-            None => format!(
+        let said = match (&reply.passage, &reply.alarm) {
+            (Some(p), _) => format!("answered with “{}”", p.title),
+            (None, Some(alarm)) => format!(
+                "emergency: {} (language {}); told what to do now",
+                alarm.label, alarm.language
+            ),
+            (None, None) => format!(
                 "{}: {}",
                 reply.outcome.as_str(),
                 reply.message.lines().next().unwrap_or_default()
@@ -359,7 +365,7 @@ fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome, u3
         .into_iter()
         .map(Action::Send)
         .collect();
-    (actions, reply.outcome, streak)
+    (actions, reply.outcome, streak, reply.alarm)
 }
 
 async fn on_other_message(msg: Message, ctx: Ctx) -> Out {
@@ -467,7 +473,7 @@ async fn on_callback(q: CallbackQuery, ctx: Ctx) -> Out {
                 &q.from,
                 chat,
                 escalation::reason_of(ask),
-                "en",
+                None,
             )?);
             actions
         }

@@ -1034,6 +1034,7 @@ mod tests {
             passages: Vec::new(),
             personal_advice: false,
             escalate: false,
+            alarm: None,
         }
     }
 

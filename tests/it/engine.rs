@@ -1,6 +1,6 @@
 //! The outcome rules of `Engine::answer` on the shipped content, and what every reply carries.
 
-use faqbot::core::{Outcome, Reply};
+use faqbot::core::{Notice, Outcome, Reply};
 
 use crate::helpers::{assert_footer, Fixture, Shipped};
 
@@ -71,7 +71,7 @@ fn red_flags_in_english_are_emergencies_that_escalate() {
         assert_outcome(&reply, Outcome::Emergency, q);
         assert!(reply.escalate, "{q}");
         assert_eq!(reply.language, "en", "{q}");
-        assert!(reply.message.contains(&texts.emergency), "{q}");
+        assert_eq!(reply.message, english_notice(texts, &reply), "{q}");
         assert!(reply.passage.is_none() && reply.passages.is_empty(), "{q}");
     }
 }
@@ -92,17 +92,68 @@ fn red_flags_in_other_languages_get_the_notice_in_that_language_and_in_english()
         assert_outcome(&reply, Outcome::Emergency, q);
         assert!(reply.escalate, "{q}");
         assert_eq!(reply.language, lang, "{q}");
-        let notice = texts
+        let notices = texts
             .emergency_translations
             .get(lang)
-            .unwrap_or_else(|| panic!("config has an emergency notice in {lang}"));
+            .unwrap_or_else(|| panic!("config has the emergency notices in {lang}"));
         assert!(
-            reply.message.starts_with(notice.as_str()),
+            reply.message.starts_with(notices.emergency.as_str()),
             "{q}: {}",
             reply.message
         );
-        assert!(reply.message.contains(&texts.emergency), "{q}");
+        assert!(reply.message.ends_with(&texts.emergency), "{q}");
     }
+}
+
+/// The English notice an emergency reply must carry, by the kind of alarm.
+fn english_notice<'a>(texts: &'a faqbot::settings::ReplyTexts, reply: &Reply) -> &'a str {
+    let alarm = reply.alarm.as_ref().expect("an emergency names its alarm");
+    match alarm.notice {
+        Notice::Emergency => &texts.emergency,
+        Notice::Treatment => &texts.emergency_treatment,
+        Notice::Crisis => &texts.emergency_crisis,
+    }
+}
+
+#[test]
+fn each_kind_of_red_flag_gets_its_own_notice_and_names_its_category() {
+    let bot = Shipped::new();
+    let texts = &bot.engine.settings().reply;
+    for (q, category, notice) in [
+        (
+            "he has a temperature of 38.4, last chemo was 6 days ago",
+            "fever_after_treatment",
+            &texts.emergency_treatment,
+        ),
+        (
+            "my husband says he wants to end it all",
+            "suicidal",
+            &texts.emergency_crisis,
+        ),
+        ("she collapsed in the kitchen", "collapse", &texts.emergency),
+    ] {
+        let reply = bot.answer(q);
+        assert_outcome(&reply, Outcome::Emergency, q);
+        let alarm = reply.alarm.as_ref().expect("an alarm");
+        assert_eq!(alarm.category, category, "{q}");
+        assert!(!alarm.label.is_empty());
+        assert_eq!(&reply.message, notice, "{q}");
+    }
+}
+
+#[test]
+fn a_language_without_answers_still_gets_the_emergency_numbers() {
+    let bot = Shipped::new();
+    let texts = &bot.engine.settings().reply;
+    // Italian: no emergency rules, no answers; the reply still says what to call
+    let reply = bot.answer("Buongiorno, vorrei sapere quali sono le opzioni dopo l'immunoterapia");
+    assert_outcome(&reply, Outcome::Language, "italian");
+    assert!(
+        reply.message.contains(&texts.emergency_line),
+        "{}",
+        reply.message
+    );
+    assert!(reply.plain_text().ends_with(&reply.handoff));
 }
 
 #[test]

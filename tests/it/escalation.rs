@@ -291,6 +291,39 @@ fn an_emergency_escalates_by_itself_and_inside_an_open_escalation() {
 }
 
 #[test]
+fn an_urgent_request_names_the_category_and_the_language_of_the_message() {
+    let fake = fake(true);
+    let home = Home::shipped();
+    let _bot = start(&fake, &home, &[]);
+    let chat = 5311;
+    fake.push_text(
+        chat,
+        chat,
+        "mi padre tiene fiebre de 39 después de la quimio",
+    );
+    // the caregiver: what to do now, in Spanish and in English
+    wait(&fake, "the notice in Spanish", |f| {
+        has_text(f, chat, "equipo de oncología")
+    });
+    assert!(has_text(&fake, chat, "24-hour line"));
+    // the coordinators: URGENT, with the category and the language
+    wait(&fake, "an urgent card", |f| has_text(f, GROUP, "URGENT"));
+    let card = texts(&fake, GROUP)
+        .into_iter()
+        .find(|t| t.contains("URGENT"))
+        .expect("the card");
+    assert!(card.contains("possible sepsis"), "{card}");
+    assert!(card.contains("written in es"), "{card}");
+    let e = home
+        .store()
+        .open_escalation_for_chat(chat)
+        .expect("store")
+        .expect("open");
+    assert!(e.urgent);
+    assert_eq!(e.language, "es");
+}
+
+#[test]
 fn messages_from_non_coordinators_and_forged_buttons_are_ignored() {
     let fake = fake(true);
     let home = Home::shipped();

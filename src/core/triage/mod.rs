@@ -1,0 +1,439 @@
+//! The emergency check: does a message describe an oncology red flag happening now?
+//!
+//! It runs first on every message, in every language, also while a coordinator has the
+//! conversation. The clinical model is data, reviewed by clinicians rather than programmers:
+//!
+//! - `categories.toml`: the red-flag categories (after the UKONS Oncology/Haematology 24 Hour
+//!   Triage Tool, with the immunotherapy and CAR-T toxicity red flags), each with the concepts
+//!   that raise it and the kind of notice the caregiver gets;
+//! - `lang/<code>.toml`: per language, the lay phrasings of every concept (what a frightened
+//!   person types on a phone), and of the modifiers that make a message *not* an alarm (a past
+//!   event, a hypothetical or general question, an idiom) or that make it acute (now, suddenly,
+//!   getting worse).
+//!
+//! A message is an emergency when a category's concepts are all there and nothing says it is
+//! not one; an acute word outweighs any such reason (the safety bias: when unsure, alarm).
+//! Every phrasing of every language is one pattern of a single [`RegexSet`], matched once over
+//! the message after [`normalize`] (lower case, no accents, no apostrophes, words separated by
+//! single spaces), so the check costs one pass whatever the number of rules.
+
+mod phrase;
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use serde::Deserialize;
+
+pub use phrase::normalize;
+
+const CATEGORIES: &str = include_str!("categories.toml");
+
+/// The language files, reviewed per language. English first: it decides ties.
+const LANGUAGES: [(&str, &str); 11] = [
+    ("en", include_str!("lang/en.toml")),
+    ("ru", include_str!("lang/ru.toml")),
+    ("uk", include_str!("lang/uk.toml")),
+    ("kk", include_str!("lang/kk.toml")),
+    ("es", include_str!("lang/es.toml")),
+    ("pt", include_str!("lang/pt.toml")),
+    ("fr", include_str!("lang/fr.toml")),
+    ("de", include_str!("lang/de.toml")),
+    ("tr", include_str!("lang/tr.toml")),
+    ("ar", include_str!("lang/ar.toml")),
+    ("zh", include_str!("lang/zh.toml")),
+];
+
+/// What the caregiver is told to do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// Call the local emergency number.
+    Emergency,
+    /// A side effect of cancer treatment: the oncology team's 24-hour line, or the emergency
+    /// number.
+    Treatment,
+    /// Suicidal or self-harm thoughts: crisis support.
+    Crisis,
+}
+
+/// The modifiers: why a message with red-flag words may not be an alarm, or why it is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Modifier {
+    /// Happening now: outweighs every reason below.
+    Acute,
+    /// A time weeks or more ago ("last year", "two weeks ago").
+    Past,
+    /// Said in the past tense, or over ("he had", "it was fine", "they treated it"): with
+    /// `Past`, a past event.
+    Resolved,
+    /// "What should we do if …", "in case …".
+    Hypothetical,
+    /// A general question about a symptom or a side effect ("does CAR-T cause seizures?").
+    General,
+    /// Someone describes what is happening to a person now (outweighs `General` and `Past`:
+    /// "he's coughing blood, is that a side effect?").
+    Report,
+    /// "a bit", "mild": only for the categories that say so.
+    Mild,
+}
+
+const MODIFIERS: [Modifier; 7] = [
+    Modifier::Acute,
+    Modifier::Past,
+    Modifier::Resolved,
+    Modifier::Hypothetical,
+    Modifier::General,
+    Modifier::Report,
+    Modifier::Mild,
+];
+
+impl Modifier {
+    fn name(self) -> &'static str {
+        match self {
+            Modifier::Acute => "acute",
+            Modifier::Past => "past",
+            Modifier::Resolved => "resolved",
+            Modifier::Hypothetical => "hypothetical",
+            Modifier::General => "general",
+            Modifier::Report => "report",
+            Modifier::Mild => "mild",
+        }
+    }
+}
+
+/// One red-flag category of `categories.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryFile {
+    id: String,
+    /// What coordinators read ("possible sepsis after chemotherapy").
+    label: String,
+    notice: Notice,
+    /// Each rule is a list of concepts that must all be present; any rule raises the category.
+    when: Vec<Vec<String>>,
+    /// Reasons not to alarm that this category disregards (e.g. a fever after chemotherapy is
+    /// an alarm even when the chemotherapy was "two weeks ago").
+    #[serde(default)]
+    ignore: Vec<Modifier>,
+    /// Whether "a bit", "mild" make it not an alarm.
+    #[serde(default)]
+    mild_is_not_alarm: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoriesFile {
+    category: Vec<CategoryFile>,
+}
+
+/// A language's file: its macros, the phrasings of each concept and of each modifier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanguageFile {
+    /// Whether words are separated by spaces (false for Chinese).
+    #[serde(default = "yes")]
+    spaces: bool,
+    #[serde(default)]
+    macros: BTreeMap<String, String>,
+    #[serde(default)]
+    concepts: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    modifiers: BTreeMap<Modifier, Vec<String>>,
+    /// Figurative or harmless uses of red-flag words ("this waiting is killing me", "not
+    /// responding to treatment"), taken out of the message before anything else is matched.
+    #[serde(default)]
+    idioms: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a pattern of the set stands for.
+#[derive(Debug, Clone)]
+struct Pattern {
+    language: &'static str,
+    /// A concept's index, or a modifier.
+    target: Target,
+    /// The phrasing as written in its file, for `--explain`.
+    phrase: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Concept(usize),
+    Modifier(Modifier),
+}
+
+struct Category {
+    id: String,
+    label: String,
+    notice: Notice,
+    rules: Vec<Vec<usize>>,
+    ignore: Vec<Modifier>,
+    mild_is_not_alarm: bool,
+}
+
+/// The red-flag rules, compiled.
+pub struct Triage {
+    /// Every language's idioms, as one pattern.
+    idioms: Regex,
+    set: RegexSet,
+    patterns: Vec<Pattern>,
+    concepts: Vec<String>,
+    categories: Vec<Category>,
+}
+
+/// The rules could not be read: a mistake in `src/core/triage/`, which the tests catch.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("triage rules (src/core/triage/{file}): {message}")]
+pub struct TriageError {
+    file: String,
+    message: String,
+}
+
+fn error(file: &str, message: impl Into<String>) -> TriageError {
+    TriageError {
+        file: file.to_string(),
+        message: message.into(),
+    }
+}
+
+/// An emergency found in a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alarm {
+    /// The category's id (`fever_after_treatment`).
+    pub category: String,
+    /// What coordinators read.
+    pub label: String,
+    pub notice: Notice,
+    /// The language the red flag was written in (ISO 639-1).
+    pub language: &'static str,
+}
+
+/// Why the check decided as it did, for `faqbot ask --explain`.
+#[derive(Debug, Clone, Default)]
+pub struct Explanation {
+    /// (kind, name, language, phrasing) of every phrasing that matched, idioms first.
+    pub matched: Vec<(&'static str, String, &'static str, String)>,
+    /// The categories whose concepts were all there, with what decided each.
+    pub categories: Vec<(String, String)>,
+    pub alarm: Option<Alarm>,
+}
+
+static SHARED: OnceLock<Result<Triage, TriageError>> = OnceLock::new();
+
+impl Triage {
+    /// The rules shipped with the binary, compiled once for the process.
+    pub fn shared() -> Result<&'static Triage, TriageError> {
+        SHARED
+            .get_or_init(Triage::new)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Compiles the rules shipped with the binary.
+    pub fn new() -> Result<Triage, TriageError> {
+        let file: CategoriesFile =
+            toml::from_str(CATEGORIES).map_err(|e| error("categories.toml", e.to_string()))?;
+        let mut concepts: Vec<String> = Vec::new();
+        let mut index = |name: &str| match concepts.iter().position(|c| c == name) {
+            Some(i) => i,
+            None => {
+                concepts.push(name.to_string());
+                concepts.len() - 1
+            }
+        };
+        let categories: Vec<Category> = file
+            .category
+            .into_iter()
+            .map(|c| Category {
+                rules: c
+                    .when
+                    .iter()
+                    .map(|rule| rule.iter().map(|name| index(name)).collect())
+                    .collect(),
+                id: c.id,
+                label: c.label,
+                notice: c.notice,
+                ignore: c.ignore,
+                mild_is_not_alarm: c.mild_is_not_alarm,
+            })
+            .collect();
+        let mut sources = Vec::new();
+        let mut patterns = Vec::new();
+        let mut idioms = Vec::new();
+        let mut phrased = vec![false; concepts.len()];
+        for (language, text) in LANGUAGES {
+            let name = format!("lang/{language}.toml");
+            let lang: LanguageFile =
+                toml::from_str(text).map_err(|e| error(&name, e.to_string()))?;
+            let mut add = |target: Target, phrases: &[String]| -> Result<(), TriageError> {
+                for p in phrases {
+                    let regex = phrase::compile(p, &lang.macros, lang.spaces)
+                        .map_err(|e| error(&name, format!("{p:?}: {e}")))?;
+                    sources.push(regex);
+                    patterns.push(Pattern {
+                        language,
+                        target,
+                        phrase: p.clone(),
+                    });
+                }
+                Ok(())
+            };
+            for (concept, phrases) in &lang.concepts {
+                let i = concepts.iter().position(|c| c == concept).ok_or_else(|| {
+                    error(&name, format!("concept {concept:?} is in no category"))
+                })?;
+                phrased[i] = true;
+                add(Target::Concept(i), phrases)?;
+            }
+            for (modifier, phrases) in &lang.modifiers {
+                add(Target::Modifier(*modifier), phrases)?;
+            }
+            for p in &lang.idioms {
+                idioms.push(
+                    phrase::compile(p, &lang.macros, lang.spaces)
+                        .map_err(|e| error(&name, format!("{p:?}: {e}")))?,
+                );
+            }
+        }
+        if let Some(i) = phrased.iter().position(|p| !p) {
+            return Err(error(
+                "categories.toml",
+                format!("concept {:?} has no phrasing in any language", concepts[i]),
+            ));
+        }
+        let set = RegexSetBuilder::new(&sources)
+            .size_limit(64 << 20)
+            .dfa_size_limit(16 << 20)
+            .build()
+            .map_err(|e| error("lang/", e.to_string()))?;
+        let idioms = RegexBuilder::new(&idioms.join("|"))
+            .size_limit(16 << 20)
+            .build()
+            .map_err(|e| error("lang/", e.to_string()))?;
+        Ok(Triage {
+            idioms,
+            set,
+            patterns,
+            concepts,
+            categories,
+        })
+    }
+
+    /// The emergency `text` describes, if any.
+    pub fn check(&self, text: &str) -> Option<Alarm> {
+        self.decide(text, None)
+    }
+
+    /// [`Triage::check`] with the reasons.
+    pub fn explain(&self, text: &str) -> Explanation {
+        let mut explanation = Explanation::default();
+        explanation.alarm = self.decide(text, Some(&mut explanation));
+        explanation
+    }
+
+    fn decide(&self, text: &str, mut explain: Option<&mut Explanation>) -> Option<Alarm> {
+        let normalized = normalize(text);
+        let literal = self.idioms.replace_all(&normalized, " ");
+        if let Some(e) = explain.as_deref_mut() {
+            for m in self.idioms.find_iter(&normalized) {
+                let idiom = m.as_str().trim().to_string();
+                e.matched
+                    .push(("idiom", idiom, "", "taken out".to_string()));
+            }
+        }
+        let matches = self.set.matches(&literal);
+        if !matches.matched_any() {
+            return None;
+        }
+        let mut present = vec![false; self.concepts.len()];
+        let mut modifiers = [false; MODIFIERS.len()];
+        // phrasings matched per language, to tell which language the red flag is in
+        let mut by_language: Vec<(&'static str, usize)> = Vec::new();
+        for i in matches.iter() {
+            let p = &self.patterns[i];
+            match p.target {
+                Target::Concept(c) => {
+                    present[c] = true;
+                    match by_language.iter_mut().find(|(l, _)| *l == p.language) {
+                        Some((_, n)) => *n += 1,
+                        None => by_language.push((p.language, 1)),
+                    }
+                }
+                Target::Modifier(m) => modifiers[m as usize] = true,
+            }
+            if let Some(e) = explain.as_deref_mut() {
+                let (kind, name) = match p.target {
+                    Target::Concept(c) => ("concept", self.concepts[c].clone()),
+                    Target::Modifier(m) => ("modifier", m.name().to_string()),
+                };
+                e.matched.push((kind, name, p.language, p.phrase.clone()));
+            }
+        }
+        let has = |m: Modifier| modifiers[m as usize];
+        // the first language with the most phrasings; English first on a tie
+        let language = by_language
+            .iter()
+            .fold(
+                None,
+                |best: Option<(&'static str, usize)>, &(l, n)| match best {
+                    Some((_, m)) if m >= n => best,
+                    _ => Some((l, n)),
+                },
+            )
+            .map_or("en", |(l, _)| l);
+        for category in &self.categories {
+            let raised = category
+                .rules
+                .iter()
+                .any(|rule| rule.iter().all(|&c| present[c]));
+            if !raised {
+                continue;
+            }
+            let counts = |m: Modifier| has(m) && !category.ignore.contains(&m);
+            let reason = if has(Modifier::Acute) {
+                None
+            } else if counts(Modifier::Past) && has(Modifier::Resolved) && !has(Modifier::Report) {
+                Some("a past event")
+            } else if counts(Modifier::Hypothetical) {
+                Some("a hypothetical question")
+            } else if counts(Modifier::General) && !has(Modifier::Report) {
+                Some("a general question")
+            } else if category.mild_is_not_alarm && counts(Modifier::Mild) {
+                Some("mild")
+            } else {
+                None
+            };
+            if let Some(e) = explain.as_deref_mut() {
+                let decided = reason.map_or_else(
+                    || "alarm".to_string(),
+                    |r| format!("not an alarm: {r}, and nothing acute"),
+                );
+                e.categories.push((category.id.clone(), decided));
+            }
+            if reason.is_none() {
+                return Some(Alarm {
+                    category: category.id.clone(),
+                    label: category.label.clone(),
+                    notice: category.notice,
+                    language,
+                });
+            }
+        }
+        None
+    }
+
+    /// The categories' ids and labels, in order.
+    pub fn categories(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.categories
+            .iter()
+            .map(|c| (c.id.as_str(), c.label.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+//! The shipped rules, per category and language, with their near misses.
+
+use super::*;
+
+fn triage() -> &'static Triage {
+    Triage::shared().expect("the triage rules compile")
+}
+
+#[track_caller]
+fn alarm(text: &str, category: &str) {
+    let found = triage().check(text);
+    assert_eq!(
+        found.as_ref().map(|a| a.category.as_str()),
+        Some(category),
+        "{text:?}: {:?}",
+        triage().explain(text)
+    );
+}
+
+#[track_caller]
+fn calm(text: &str) {
+    assert_eq!(
+        triage().check(text),
+        None,
+        "{text:?}: {:?}",
+        triage().explain(text)
+    );
+}
+
+#[test]
+fn the_rules_compile_and_every_concept_is_phrased() {
+    let t = triage();
+    assert!(t.categories().count() >= 30);
+}
+
+/// Every category with phrasings of its own, and the near misses beside it.
+#[test]
+fn each_category_fires_on_lay_phrasings() {
+    for (text, category) in [
+        (
+            "temp 38.6 and shivery, he had chemo on monday",
+            "fever_after_treatment",
+        ),
+        (
+            "she's burning up, teeth chattering, 5 days after her cycle",
+            "fever_after_treatment",
+        ),
+        ("hes cold and clammy and just not himself", "sepsis"),
+        (
+            "she cant catch her breath, lips going blue",
+            "breathlessness",
+        ),
+        (
+            "crushing pain in his chest going into his jaw",
+            "chest_pain",
+        ),
+        (
+            "calf swollen and hot and now shes short of breath",
+            "blood_clot",
+        ),
+        ("he's throwing up blood", "bleeding"),
+        ("black tarry poo this morning and she is dizzy", "bleeding"),
+        ("nosebleed wont stop for an hour", "bleeding"),
+        (
+            "his back is killing him and his legs went numb",
+            "spinal_cord_compression",
+        ),
+        (
+            "she wet herself and cant feel her legs",
+            "spinal_cord_compression",
+        ),
+        ("mum is suddenly really confused and sleepy", "confusion"),
+        ("his face and neck are all puffed up", "svco"),
+        ("he is having a fit", "seizure"),
+        ("we cant wake her up", "unresponsive"),
+        ("dad fainted in the shower", "collapse"),
+        (
+            "i think she took too many of her morphine tablets",
+            "overdose",
+        ),
+        ("he keeps saying we'd be better off without him", "suicidal"),
+        (
+            "on opdivo and has watery diarrhoea 7 times today",
+            "immunotherapy_colitis",
+        ),
+        (
+            "new dry cough since starting keytruda",
+            "immunotherapy_pneumonitis",
+        ),
+        (
+            "right after the drip started her lips swelled up",
+            "infusion_reaction",
+        ),
+        ("her throat is closing up", "anaphylaxis"),
+        ("cant keep any water down since yesterday", "dehydration"),
+        ("his face is drooping on one side", "stroke"),
+        ("she fell and hit her head, shes on warfarin", "head_injury"),
+        (
+            "the pain is unbearable even after the breakthrough dose",
+            "uncontrolled_pain",
+        ),
+        (
+            "belly swollen hard and he keeps vomiting",
+            "bowel_obstruction",
+        ),
+        ("two days after car-t he has a fever of 39", "car_t_crs"),
+        (
+            "since the car t infusion he cant find his words",
+            "car_t_icans",
+        ),
+        (
+            "on yervoy, extremely thirsty and vomiting",
+            "immunotherapy_endocrine",
+        ),
+        ("her eyes have gone yellow", "immunotherapy_hepatitis"),
+        (
+            "skin peeling off all over and blisters in his mouth",
+            "severe_skin_reaction",
+        ),
+        ("the drip leaked and her arm is burning", "extravasation"),
+        ("suddenly lost the sight in one eye", "vision_loss"),
+        ("mouth full of ulcers, cant swallow anything", "mucositis"),
+    ] {
+        alarm(text, category);
+    }
+}
+
+#[test]
+fn general_questions_past_events_hypotheticals_and_idioms_are_not_alarms() {
+    for text in [
+        "does car-t cause seizures?",
+        "what is cytokine release syndrome?",
+        "what are the warning signs of sepsis during chemo?",
+        "what should we do if he gets a fever on chemo",
+        "two weeks ago he had chest pain and they checked, it was fine",
+        "last year she had a seizure, can she still fly?",
+        "this waiting is killing me",
+        "i am dying to know the scan results",
+        "we are drowning in paperwork",
+        "his cancer is not responding to keytruda anymore",
+        "what does overdose mean in the consent form",
+        "how do we talk to the kids about dad dying",
+        "he is scared to die",
+        "im so confused about the trial options",
+        "should he stop immunotherapy if it is not working",
+        "my sister's hair is falling out, is that normal with chemo",
+    ] {
+        calm(text);
+    }
+}
+
+#[test]
+fn acute_words_outweigh_a_reason_not_to_alarm() {
+    // a past event, then what is happening now
+    alarm(
+        "two weeks ago he had chest pain and they said it was fine, but now he has chest pain again",
+        "chest_pain",
+    );
+    // an idiom is taken out, the red flag beside it stays
+    alarm(
+        "this waiting is killing me and dad cant breathe",
+        "breathlessness",
+    );
+    // a question tacked onto what is happening is still what is happening
+    alarm(
+        "he's coughing up blood, is that a side effect of the chemo?",
+        "bleeding",
+    );
+}
+
+#[test]
+fn red_flags_in_every_language_name_that_language() {
+    for (text, language) in [
+        ("he can't breathe", "en"),
+        ("mi padre no puede respirar", "es"),
+        ("minha mãe está com falta de ar", "pt"),
+        ("elle étouffe", "fr"),
+        ("meine mutter ist bewusstlos", "de"),
+        ("папа не может дышать", "ru"),
+        ("тато блює кров'ю", "uk"),
+        ("babam nefes alamıyor", "tr"),
+        ("أمي لا تستطيع التنفس", "ar"),
+        ("我爸爸喘不过气", "zh"),
+    ] {
+        let found = triage().check(text);
+        assert_eq!(
+            found.as_ref().map(|a| a.language),
+            Some(language),
+            "{text:?}: {:?}",
+            triage().explain(text)
+        );
+    }
+}
+
+#[test]
+fn explain_names_the_words_that_fired() {
+    let e = triage().explain("this waiting is killing me and dad cant breathe");
+    assert!(e.matched.iter().any(|(kind, ..)| *kind == "idiom"));
+    assert!(e
+        .matched
+        .iter()
+        .any(|(kind, name, ..)| *kind == "concept" && name == "breathless"));
+    assert_eq!(
+        e.alarm.map(|a| a.category),
+        Some("breathlessness".to_string())
+    );
+}
