@@ -4,6 +4,9 @@
 
 mod build;
 mod english;
+
+/// A common English word's frequency rank (0 = the most frequent), if it is one.
+pub use english::rank as english_rank;
 mod query;
 mod searcher;
 mod topk;

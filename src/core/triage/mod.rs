@@ -18,6 +18,7 @@
 //! single spaces), so the check costs one pass whatever the number of rules.
 
 mod phrase;
+mod spelling;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -72,8 +73,9 @@ pub enum Modifier {
     Hypothetical,
     /// A general question about a symptom or a side effect ("does CAR-T cause seizures?").
     General,
-    /// Someone describes what is happening to a person now (outweighs `General` and `Past`:
-    /// "he's coughing blood, is that a side effect?").
+    /// Someone describes what is happening to a person now: outweighs every reason not to
+    /// alarm ("he's coughing blood, is that a side effect?", "he is having fever, what should
+    /// we do if it goes up?").
     Report,
     /// "a bit", "mild": only for the categories that say so.
     Mild,
@@ -120,6 +122,9 @@ struct CategoryFile {
     /// Whether "a bit", "mild" make it not an alarm.
     #[serde(default)]
     mild_is_not_alarm: bool,
+    /// Modifiers that must be there too (the broad tier needs someone describing a person now).
+    #[serde(default)]
+    requires: Vec<Modifier>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,10 +179,13 @@ struct Category {
     rules: Vec<Vec<usize>>,
     ignore: Vec<Modifier>,
     mild_is_not_alarm: bool,
+    requires: Vec<Modifier>,
 }
 
 /// The red-flag rules, compiled.
 pub struct Triage {
+    /// Misspelt English red-flag words, corrected first.
+    spelling: spelling::Spelling,
     /// Every language's idioms, as one pattern.
     idioms: Regex,
     set: RegexSet,
@@ -260,16 +268,24 @@ impl Triage {
                 notice: c.notice,
                 ignore: c.ignore,
                 mild_is_not_alarm: c.mild_is_not_alarm,
+                requires: c.requires,
             })
             .collect();
         let mut sources = Vec::new();
         let mut patterns = Vec::new();
         let mut idioms = Vec::new();
+        let mut english: Vec<String> = Vec::new();
         let mut phrased = vec![false; concepts.len()];
         for (language, text) in LANGUAGES {
             let name = format!("lang/{language}.toml");
             let lang: LanguageFile =
                 toml::from_str(text).map_err(|e| error(&name, e.to_string()))?;
+            if language == "en" {
+                english.extend(lang.macros.values().cloned());
+                english.extend(lang.concepts.values().flatten().cloned());
+                english.extend(lang.modifiers.values().flatten().cloned());
+                english.extend(lang.idioms.iter().cloned());
+            }
             let mut add = |target: Target, phrases: &[String]| -> Result<(), TriageError> {
                 for p in phrases {
                     let regex = phrase::compile(p, &lang.macros, lang.spaces)
@@ -316,6 +332,7 @@ impl Triage {
             .build()
             .map_err(|e| error("lang/", e.to_string()))?;
         Ok(Triage {
+            spelling: spelling::Spelling::new(english.iter().map(String::as_str)),
             idioms,
             set,
             patterns,
@@ -337,7 +354,18 @@ impl Triage {
     }
 
     fn decide(&self, text: &str, mut explain: Option<&mut Explanation>) -> Option<Alarm> {
-        let normalized = normalize(text);
+        let mut normalized = normalize(text);
+        if let Some(corrected) = self.spelling.correct(&normalized) {
+            if let Some(e) = explain.as_deref_mut() {
+                e.matched.push((
+                    "spelling",
+                    corrected.trim().to_string(),
+                    "en",
+                    String::new(),
+                ));
+            }
+            normalized = corrected;
+        }
         let literal = self.idioms.replace_all(&normalized, " ");
         if let Some(e) = explain.as_deref_mut() {
             for m in self.idioms.find_iter(&normalized) {
@@ -390,18 +418,22 @@ impl Triage {
             let raised = category
                 .rules
                 .iter()
-                .any(|rule| rule.iter().all(|&c| present[c]));
+                .any(|rule| rule.iter().all(|&c| present[c]))
+                && category.requires.iter().all(|&m| has(m));
             if !raised {
                 continue;
             }
             let counts = |m: Modifier| has(m) && !category.ignore.contains(&m);
             let reason = if has(Modifier::Acute) {
                 None
-            } else if counts(Modifier::Past) && has(Modifier::Resolved) && !has(Modifier::Report) {
+            } else if has(Modifier::Report) {
+                // someone says what is happening now, whatever else the message says
+                None
+            } else if counts(Modifier::Past) && has(Modifier::Resolved) {
                 Some("a past event")
             } else if counts(Modifier::Hypothetical) {
                 Some("a hypothetical question")
-            } else if counts(Modifier::General) && !has(Modifier::Report) {
+            } else if counts(Modifier::General) {
                 Some("a general question")
             } else if category.mild_is_not_alarm && counts(Modifier::Mild) {
                 Some("mild")
