@@ -1,5 +1,6 @@
 //! Criterion benches of the core on the shipped content: the reply to one question (cycling
-//! through every question of the eval set), parsing `faq/`, and building its index.
+//! through every question of the eval set), the emergency check alone, parsing `faq/`, and
+//! building its index.
 //!
 //! `cargo bench --bench core`
 
@@ -32,6 +33,36 @@ fn reply(c: &mut Criterion) {
     });
 }
 
+/// The emergency check alone, on messages of every kind: red flags in several languages, near
+/// misses, ordinary questions, a long message.
+fn triage(c: &mut Criterion) {
+    let triage = faqbot::core::Triage::shared().expect("the triage rules compile");
+    let long = format!(
+        "{} and now he cant breathe",
+        "we saw the consultant today ".repeat(40)
+    );
+    let messages = [
+        "keytruda stopped working, what now?",
+        "she finished her chemo cycle a week ago and now has a temperature of 38.3",
+        "does car-t cause seizures?",
+        "two weeks ago he had chest pain and they checked, it was fine",
+        "this waiting is killing me",
+        "mi padre no puede respirar",
+        "папу рвёт кровью",
+        "我妈妈昏迷了，叫不醒",
+        "what are the side effects of bispecific antibodies",
+        long.as_str(),
+    ];
+    let mut next = 0usize;
+    c.bench_function("core/triage/mixed", |b| {
+        b.iter(|| {
+            let m = messages[next % messages.len()];
+            next += 1;
+            black_box(triage.check(black_box(m)))
+        })
+    });
+}
+
 fn parse(c: &mut Criterion) {
     let dir = common::shipped_content();
     c.bench_function("content/parse/shipped", |b| {
@@ -59,5 +90,5 @@ fn build(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, reply, parse, build);
+criterion_group!(benches, reply, triage, parse, build);
 criterion_main!(benches);

@@ -19,6 +19,11 @@ pub fn uncovered_language(
     let script = whatlang::detect_script(text)?;
     let code = if script == Script::Latin {
         let words = crate::text::words(text);
+        // a short message is told by its little words ("c'est quoi CAR-T" is French), which a
+        // trigram model needs more text to see
+        if let Some(code) = by_function_words(&words) {
+            return (!covered.iter().any(|c| c == code)).then(|| code.to_string());
+        }
         // one or two Latin words (a misspelt drug name, "ok thx") cannot tell a language
         if words.len() < 3 {
             return None;
@@ -42,6 +47,161 @@ pub fn uncovered_language(
             .unwrap_or_else(|| script_language(script))
     };
     (!covered.contains(&code)).then_some(code)
+}
+
+/// Function words that tell the Latin-script languages families write in, without accents
+/// (typed either way) and without words English shares ("no", "a", "me", "do", "die", "car").
+const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
+    (
+        "fr",
+        &[
+            "le", "la", "les", "un", "une", "des", "du", "est", "cest", "quoi", "que", "qui",
+            "quest", "pas", "mon", "ma", "mes", "il", "elle", "je", "vous", "nous", "pour", "avec",
+            "sur", "dans", "ce", "cette", "comment", "pourquoi", "bonjour", "merci", "oui", "mais",
+            "ou", "et", "au", "aux", "sont", "peut", "jai", "ai", "beaucoup", "tres", "très",
+            "apres", "après", "déjà", "quand", "lui", "leur", "ne", "plus",
+        ],
+    ),
+    (
+        "es",
+        &[
+            "el", "la", "los", "las", "un", "una", "es", "que", "por", "para", "con", "mi", "mis",
+            "su", "sus", "del", "al", "y", "pero", "como", "cuando", "donde", "porque", "hola",
+            "gracias", "esta", "estoy", "tiene", "puede", "muy", "despues", "ya", "le", "lo", "se",
+            "yo", "usted", "hay", "ahora", "qué", "también", "tambien", "está", "después", "cómo",
+            "dónde", "él",
+        ],
+    ),
+    (
+        "pt",
+        &[
+            "o", "os", "um", "uma", "que", "nao", "e", "do", "da", "dos", "das", "em", "no", "na",
+            "para", "com", "meu", "minha", "ele", "ela", "esta", "como", "por", "porque",
+            "obrigado", "obrigada", "ola", "voce", "tem", "pode", "muito", "depois", "ja", "agora",
+            "ta", "pra", "isso", "tambem", "mas", "é", "não", "está", "você", "olá", "já",
+            "também", "tá",
+        ],
+    ),
+    (
+        "de",
+        &[
+            "der", "das", "ist", "und", "nicht", "ich", "mein", "meine", "meiner", "was", "warum",
+            "kann", "mit", "fur", "für", "auf", "ein", "eine", "einen", "es", "er", "sie", "wir",
+            "hallo", "danke", "wie", "lange", "nach", "noch", "sehr", "hat", "haben", "wird",
+            "oder", "aber", "jetzt", "bitte", "dem", "den", "zu", "bei", "vom", "zum", "auch",
+            "schon",
+        ],
+    ),
+    (
+        "it",
+        &[
+            "il", "lo", "gli", "un", "una", "che", "non", "di", "per", "con", "mio", "mia", "come",
+            "perche", "sono", "ho", "ha", "piu", "più", "perché", "è", "ciao", "grazie", "questo",
+            "questa", "della", "del", "anche", "dopo", "molto", "ancora", "funziona",
+        ],
+    ),
+    (
+        "tr",
+        &[
+            "ne",
+            "bir",
+            "ve",
+            "bu",
+            "icin",
+            "cok",
+            "var",
+            "yok",
+            "mi",
+            "mı",
+            "mu",
+            "nasil",
+            "neden",
+            "merhaba",
+            "tesekkur",
+            "tesekkurler",
+            "babam",
+            "annem",
+            "ama",
+            "simdi",
+            "sonra",
+            "gibi",
+            "daha",
+            "ben",
+            "sen",
+            "o",
+            "ile",
+            "olur",
+            "oldu",
+            "yapmaliyiz",
+            "yapmalıyız",
+            "şimdi",
+            "için",
+            "çok",
+            "nasıl",
+            "teşekkürler",
+        ],
+    ),
+    (
+        "nl",
+        &[
+            "het",
+            "een",
+            "niet",
+            "ik",
+            "mijn",
+            "wat",
+            "waarom",
+            "kan",
+            "met",
+            "voor",
+            "op",
+            "zijn",
+            "hij",
+            "zij",
+            "wij",
+            "hallo",
+            "bedankt",
+            "hoe",
+            "na",
+            "nog",
+            "erg",
+            "heeft",
+            "wordt",
+            "maar",
+            "nu",
+            "alstublieft",
+            "ook",
+            "al",
+        ],
+    ),
+];
+
+/// English function words, against which the others are weighed.
+const ENGLISH: &[&str] = &[
+    "the", "a", "an", "is", "are", "was", "what", "how", "my", "he", "she", "his", "her", "can",
+    "do", "does", "of", "to", "in", "and", "for", "it", "with", "on", "not", "after", "why", "i",
+    "we", "you", "they", "this", "that", "be", "have", "has", "will", "should", "there", "when",
+    "who", "which", "if", "or", "but", "so", "at", "from", "about", "any", "again", "still",
+];
+
+/// The language a Latin-script message's function words point to: at least two of them, more
+/// than any other language and more than English has. `None` when they do not say.
+fn by_function_words(words: &[String]) -> Option<&'static str> {
+    let english = words
+        .iter()
+        .filter(|w| ENGLISH.contains(&w.as_str()))
+        .count();
+    let mut scores: Vec<(&'static str, usize)> = FUNCTION_WORDS
+        .iter()
+        .map(|(code, list)| {
+            let hits = words.iter().filter(|w| list.contains(&w.as_str())).count();
+            (*code, hits)
+        })
+        .collect();
+    scores.sort_by(|a, b| b.1.cmp(&a.1));
+    let (code, best) = scores[0];
+    let second = scores[1].1;
+    (best >= 2 && best > second && best > english).then_some(code)
 }
 
 /// The language a script most likely means when the detector cannot say.
@@ -171,6 +331,34 @@ mod tests {
                 Some(lang),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn short_messages_are_told_by_their_little_words() {
+        for (text, lang) in [
+            ("c'est quoi CAR-T", "fr"),
+            ("qu'est-ce que l'immunothérapie", "fr"),
+            ("wie lange dauert das", "de"),
+            ("o que é imunoterapia", "pt"),
+            ("qué es el car-t", "es"),
+            ("was ist CAR-T", "de"),
+            ("keytruda non funziona più", "it"),
+            ("ne yapmalıyız şimdi", "tr"),
+        ] {
+            assert_eq!(
+                uncovered_language(text, &en(), known).as_deref(),
+                Some(lang),
+                "{text}"
+            );
+        }
+        // English with a word or two the others share stays English
+        for text in [
+            "what is the car-t therapy",
+            "does he die from this",
+            "what now",
+        ] {
+            assert_eq!(uncovered_language(text, &en(), known), None, "{text}");
         }
     }
 

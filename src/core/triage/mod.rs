@@ -13,17 +13,24 @@
 //!
 //! A message is an emergency when a category's concepts are all there and nothing says it is
 //! not one; an acute word outweighs any such reason (the safety bias: when unsure, alarm).
-//! Every phrasing of every language is one pattern of a single [`RegexSet`], matched once over
-//! the message after [`normalize`] (lower case, no accents, no apostrophes, words separated by
-//! single spaces), so the check costs one pass whatever the number of rules.
+//! The message is [`normalize`]d (lower case, no accents, no apostrophes, words separated by
+//! single spaces). Each phrasing is a small pattern; one Aho-Corasick scan finds the words the
+//! phrasings need ([`phrase::anchors`]), and only the phrasings whose words are there are run
+//! (each compiled the first time it is needed). The few phrasings without such a word are one
+//! pattern set, run on every message. Matching thousands of phrasings as one set instead cost
+//! milliseconds a message and seconds to compile (BENCHMARKS.md).
 
 mod phrase;
 mod spelling;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use aho_corasick::AhoCorasick;
+use regex_automata::meta::{self, Regex};
+use regex_automata::nfa::thompson::WhichCaptures;
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind, PatternSet};
 use serde::Deserialize;
 
 pub use phrase::normalize;
@@ -156,7 +163,30 @@ fn yes() -> bool {
     true
 }
 
-/// What a pattern of the set stands for.
+/// One phrasing: its pattern, compiled when first needed, and what it stands for.
+struct Phrasing {
+    pattern: String,
+    regex: OnceLock<Option<Regex>>,
+    what: Pattern,
+}
+
+impl Phrasing {
+    fn is_match(&self, haystack: &[u8]) -> bool {
+        self.regex
+            .get_or_init(|| {
+                compile_set(
+                    &[self.pattern.clone()],
+                    MatchKind::LeftmostFirst,
+                    WhichCaptures::None,
+                )
+                .ok()
+            })
+            .as_ref()
+            .is_some_and(|r| r.is_match(haystack))
+    }
+}
+
+/// What a phrasing stands for.
 #[derive(Debug, Clone)]
 struct Pattern {
     language: &'static str,
@@ -188,8 +218,14 @@ pub struct Triage {
     spelling: spelling::Spelling,
     /// Every language's idioms, as one pattern.
     idioms: Regex,
-    set: RegexSet,
-    patterns: Vec<Pattern>,
+    /// Every phrasing of every language.
+    phrasings: Vec<Phrasing>,
+    /// The words phrasings need, and for each the phrasings that need it.
+    anchors: AhoCorasick,
+    anchored: Vec<Vec<usize>>,
+    /// The phrasings that need no particular word, as one set, and their indices.
+    always: Regex,
+    always_ids: Vec<usize>,
     concepts: Vec<String>,
     categories: Vec<Category>,
 }
@@ -233,6 +269,31 @@ pub struct Explanation {
 
 static SHARED: OnceLock<Result<Triage, TriageError>> = OnceLock::new();
 
+/// The patterns as one matcher over bytes. No literal prefilter: extracting the literals of
+/// thousands of alternations took seconds at start-up, and most messages are short. No
+/// Unicode classes: `[^ ]` is one byte class instead of all of Unicode's, and letters beyond
+/// ASCII still match as their UTF-8 bytes.
+fn compile_set(
+    patterns: &[String],
+    kind: MatchKind,
+    captures: WhichCaptures,
+) -> Result<Regex, String> {
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .match_kind(kind)
+                .auto_prefilter(false)
+                // the phrasings need whether, not where: without capture slots, which for
+                // thousands of patterns would be a cache of gigabytes
+                .which_captures(captures)
+                .nfa_size_limit(Some(64 << 20))
+                .hybrid_cache_capacity(8 << 20),
+        )
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .build_many(patterns)
+        .map_err(|e| e.to_string())
+}
+
 impl Triage {
     /// The rules shipped with the binary, compiled once for the process.
     pub fn shared() -> Result<&'static Triage, TriageError> {
@@ -271,8 +332,11 @@ impl Triage {
                 requires: c.requires,
             })
             .collect();
-        let mut sources = Vec::new();
-        let mut patterns = Vec::new();
+        let mut phrasings: Vec<Phrasing> = Vec::new();
+        let mut anchor_words: Vec<String> = Vec::new();
+        let mut anchor_index: HashMap<String, usize> = HashMap::new();
+        let mut anchored: Vec<Vec<usize>> = Vec::new();
+        let mut always_ids = Vec::new();
         let mut idioms = Vec::new();
         let mut english: Vec<String> = Vec::new();
         let mut phrased = vec![false; concepts.len()];
@@ -288,13 +352,37 @@ impl Triage {
             }
             let mut add = |target: Target, phrases: &[String]| -> Result<(), TriageError> {
                 for p in phrases {
-                    let regex = phrase::compile(p, &lang.macros, lang.spaces)
+                    let pattern = phrase::compile(p, &lang.macros, lang.spaces)
                         .map_err(|e| error(&name, format!("{p:?}: {e}")))?;
-                    sources.push(regex);
-                    patterns.push(Pattern {
-                        language,
-                        target,
-                        phrase: p.clone(),
+                    let id = phrasings.len();
+                    match phrase::anchors(p, &lang.macros) {
+                        Some(words) => {
+                            for w in words {
+                                // a whole word, or a word's start; without spaces, anywhere
+                                let needle = match (lang.spaces, w.strip_suffix('*')) {
+                                    (true, Some(stem)) => format!(" {stem}"),
+                                    (true, None) => format!(" {w} "),
+                                    (false, stem) => stem.unwrap_or(&w).to_string(),
+                                };
+                                let next = anchor_words.len();
+                                let i = *anchor_index.entry(needle.clone()).or_insert(next);
+                                if i == next {
+                                    anchor_words.push(needle);
+                                    anchored.push(Vec::new());
+                                }
+                                anchored[i].push(id);
+                            }
+                        }
+                        None => always_ids.push(id),
+                    }
+                    phrasings.push(Phrasing {
+                        pattern,
+                        regex: OnceLock::new(),
+                        what: Pattern {
+                            language,
+                            target,
+                            phrase: p.clone(),
+                        },
                     });
                 }
                 Ok(())
@@ -322,20 +410,30 @@ impl Triage {
                 format!("concept {:?} has no phrasing in any language", concepts[i]),
             ));
         }
-        let set = RegexSetBuilder::new(&sources)
-            .size_limit(64 << 20)
-            .dfa_size_limit(16 << 20)
-            .build()
+        let always: Vec<String> = always_ids
+            .iter()
+            .map(|&i: &usize| phrasings[i].pattern.clone())
+            .collect();
+        let always = compile_set(&always, MatchKind::All, WhichCaptures::None)
+            .map_err(|e| error("lang/", e))?;
+        let anchors = AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(&anchor_words)
             .map_err(|e| error("lang/", e.to_string()))?;
-        let idioms = RegexBuilder::new(&idioms.join("|"))
-            .size_limit(16 << 20)
-            .build()
-            .map_err(|e| error("lang/", e.to_string()))?;
+        let idioms = compile_set(
+            &[idioms.join("|")],
+            MatchKind::LeftmostFirst,
+            WhichCaptures::Implicit,
+        )
+        .map_err(|e| error("lang/", e))?;
         Ok(Triage {
             spelling: spelling::Spelling::new(english.iter().map(String::as_str)),
             idioms,
-            set,
-            patterns,
+            phrasings,
+            anchors,
+            anchored,
+            always,
+            always_ids,
             concepts,
             categories,
         })
@@ -366,24 +464,54 @@ impl Triage {
             }
             normalized = corrected;
         }
-        let literal = self.idioms.replace_all(&normalized, " ");
-        if let Some(e) = explain.as_deref_mut() {
-            for m in self.idioms.find_iter(&normalized) {
-                let idiom = m.as_str().trim().to_string();
+        let mut literal = String::with_capacity(normalized.len());
+        let mut last = 0;
+        for m in self.idioms.find_iter(normalized.as_bytes()) {
+            // idioms start and end at a space or a whole letter: boundaries of characters
+            literal.push_str(normalized.get(last..m.start()).unwrap_or_default());
+            literal.push(' ');
+            last = m.end();
+            if let Some(e) = explain.as_deref_mut() {
+                let idiom = normalized
+                    .get(m.range())
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
                 e.matched
                     .push(("idiom", idiom, "", "taken out".to_string()));
             }
         }
-        let matches = self.set.matches(&literal);
-        if !matches.matched_any() {
+        literal.push_str(normalized.get(last..).unwrap_or_default());
+        let haystack = literal.as_bytes();
+        let mut candidates: Vec<usize> = self
+            .anchors
+            .find_overlapping_iter(haystack)
+            .flat_map(|m| self.anchored[m.pattern().as_usize()].iter().copied())
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut matched: Vec<&Pattern> = candidates
+            .into_iter()
+            .map(|i| &self.phrasings[i])
+            .filter(|p| p.is_match(haystack))
+            .map(|p| &p.what)
+            .collect();
+        let mut found = PatternSet::new(self.always.pattern_len());
+        self.always
+            .which_overlapping_matches(&Input::new(haystack), &mut found);
+        matched.extend(
+            found
+                .iter()
+                .map(|i| &self.phrasings[self.always_ids[i.as_usize()]].what),
+        );
+        if matched.is_empty() {
             return None;
         }
         let mut present = vec![false; self.concepts.len()];
         let mut modifiers = [false; MODIFIERS.len()];
         // phrasings matched per language, to tell which language the red flag is in
         let mut by_language: Vec<(&'static str, usize)> = Vec::new();
-        for i in matches.iter() {
-            let p = &self.patterns[i];
+        for p in matched {
             match p.target {
                 Target::Concept(c) => {
                     present[c] = true;
@@ -426,13 +554,13 @@ impl Triage {
             let counts = |m: Modifier| has(m) && !category.ignore.contains(&m);
             let reason = if has(Modifier::Acute) {
                 None
+            } else if counts(Modifier::Hypothetical) {
+                Some("a hypothetical question")
             } else if has(Modifier::Report) {
-                // someone says what is happening now, whatever else the message says
+                // someone says what is happening now: not a past event, not a general question
                 None
             } else if counts(Modifier::Past) && has(Modifier::Resolved) {
                 Some("a past event")
-            } else if counts(Modifier::Hypothetical) {
-                Some("a hypothetical question")
             } else if counts(Modifier::General) {
                 Some("a general question")
             } else if category.mild_is_not_alarm && counts(Modifier::Mild) {
@@ -457,6 +585,19 @@ impl Triage {
             }
         }
         None
+    }
+
+    /// Every phrasing whose pattern does not compile by itself, with its language: none ship
+    /// (a test asks), since phrasings are compiled when first needed.
+    pub fn broken_phrasings(&self) -> Vec<(&'static str, String, String)> {
+        self.phrasings
+            .iter()
+            .filter_map(|p| {
+                phrase::check(&p.pattern)
+                    .err()
+                    .map(|e| (p.what.language, p.what.phrase.clone(), e))
+            })
+            .collect()
     }
 
     /// The categories' ids and labels, in order.

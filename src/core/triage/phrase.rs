@@ -67,6 +67,19 @@ fn is_apostrophe(c: char) -> bool {
     )
 }
 
+/// One letter of a phrasing as [`normalize`] leaves it in a message.
+fn fold(c: char) -> String {
+    c.to_lowercase()
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .map(|c| match c {
+            'ı' => 'i',
+            'ё' => 'е',
+            _ => c,
+        })
+        .collect()
+}
+
 /// Up to how many words (or, without spaces, characters) `..` skips.
 const GAP_WORDS: usize = 6;
 const GAP_CHARS: usize = 8;
@@ -83,11 +96,19 @@ pub fn compile(
     } else {
         format!("(?:{body})")
     };
-    // each pattern is checked alone too, so a mistake names its phrasing
-    regex_syntax::Parser::new()
-        .parse(&pattern)
-        .map_err(|e| e.to_string())?;
     Ok(pattern)
+}
+
+/// Whether a compiled phrasing is a valid pattern by itself: asked only when a language's
+/// patterns do not compile together, to name the phrasing at fault.
+pub fn check(pattern: &str) -> Result<(), String> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn expand(
@@ -123,19 +144,26 @@ fn expand(
                         // "a .. b": the space before `..` stays, the one after is in the gap
                     }
                 } else {
-                    out.push_str(&format!(".{{0,{GAP_CHARS}}}"));
+                    // bytes: a Chinese character is three
+                    out.push_str(&format!("(?s:.){{0,{}}}", GAP_CHARS * 3));
                 }
             }
             '*' => out.push_str("[^ ]*"),
             '(' | ')' | '|' | '?' => out.push(c),
             '[' => {
-                // a character class, passed through (digits: "3[89]")
-                out.push('[');
-                for c in chars.by_ref() {
-                    out.push(c);
-                    if c == ']' {
-                        break;
-                    }
+                // a character class: passed through (digits: "3[89]"), or, with letters beyond
+                // ASCII ("[қк]"), written as alternatives, since the patterns match bytes
+                let class: String = chars.by_ref().take_while(|&c| c != ']').collect();
+                if class.is_ascii() {
+                    out.push_str(&format!("[{class}]"));
+                } else if class.starts_with('^') || class.contains('-') {
+                    return Err(format!("[{class}]: a class of non-ASCII letters is a list"));
+                } else {
+                    let alternatives: Vec<String> = class
+                        .chars()
+                        .map(|c| regex_syntax::escape(&fold(c)))
+                        .collect();
+                    out.push_str(&format!("(?:{})", alternatives.join("|")));
                 }
             }
             '\\' => {
@@ -151,19 +179,7 @@ fn expand(
                 }
             }
             c if is_apostrophe(c) => {}
-            c if c.is_alphanumeric() => {
-                let folded: String = c
-                    .to_lowercase()
-                    .nfd()
-                    .filter(|c| !is_combining_mark(*c))
-                    .map(|c| match c {
-                        'ı' => 'i',
-                        'ё' => 'е',
-                        _ => c,
-                    })
-                    .collect();
-                out.push_str(&regex_syntax::escape(&folded));
-            }
+            c if c.is_alphanumeric() => out.push_str(&regex_syntax::escape(&fold(c))),
             '.' => out.push_str("\\."),
             // any other punctuation separates words, as in a message
             _ => {
@@ -176,14 +192,211 @@ fn expand(
     Ok(out.trim_matches(' ').to_string())
 }
 
+/// The words one of which a message must contain for `phrase` to match it, found without
+/// running its pattern: a word of the phrasing outside any group, or else the first words of
+/// a group's alternatives (a macro's too). A stem keeps its `*`. `None` when the phrasing has
+/// no such words (it is then tried on every message).
+pub fn anchors(phrase: &str, macros: &BTreeMap<String, String>) -> Option<Vec<String>> {
+    if split_top(phrase, '|').len() > 1 {
+        // alternatives at the top: each must give its words
+        return alternatives_first_words(phrase, macros, 0);
+    }
+    let elements = top_level(phrase);
+    let mut best: Option<Vec<String>> = None;
+    for element in elements {
+        let candidate = match element {
+            Element::Word(w) => Some(vec![w]),
+            Element::Group(body) => alternatives_first_words(&body, macros, 0),
+            Element::Other => None,
+        };
+        // the rarest-looking set: fewest words, then the longest shortest word
+        if let Some(c) = candidate.filter(|c| c.iter().all(|w| long_enough(w))) {
+            let score = |s: &Vec<String>| {
+                let shortest = s
+                    .iter()
+                    .map(|w| w.trim_end_matches('*').chars().count())
+                    .min()
+                    .unwrap_or(0);
+                (std::cmp::Reverse(s.len()), shortest)
+            };
+            if best.as_ref().is_none_or(|b| score(&c) > score(b)) {
+                best = Some(c);
+            }
+        }
+    }
+    best
+}
+
+/// Whether a word is worth looking for: three letters, or two Chinese characters.
+fn long_enough(word: &str) -> bool {
+    let w = word.trim_end_matches('*');
+    w.chars().count() >= 3 || (w.chars().count() >= 2 && w.chars().all(|c| c >= '\u{2E80}'))
+}
+
+/// One element of a phrasing at the top level.
+enum Element {
+    /// A plain word (letters or digits, folded), or a stem ending in `*`.
+    Word(String),
+    /// A group that must match: its body (alternatives separated by `|`), or a macro's.
+    Group(String),
+    /// Anything else: a gap, an optional group, a class, an escape.
+    Other,
+}
+
+fn top_level(phrase: &str) -> Vec<Element> {
+    let chars: Vec<char> = phrase.trim().chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    // the element before ends where this one starts: both are parts of one word
+    let mut glued = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '(' {
+            let mut depth = 0;
+            let start = i;
+            while i < chars.len() {
+                match chars[i] {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            let body: String = chars[start + 1..i.min(chars.len())].iter().collect();
+            i += 1;
+            // optional or repeated: not required
+            if matches!(chars.get(i), Some('?' | '*' | '{')) {
+                out.push(Element::Other);
+            } else if glued
+                || chars
+                    .get(i)
+                    .is_some_and(|c| c.is_alphanumeric() || *c == '[')
+            {
+                // glued to a suffix ("(a|b)c"): no whole word to look for
+                glued = chars
+                    .get(i)
+                    .is_some_and(|c| c.is_alphanumeric() || *c == '[');
+                out.push(Element::Other);
+            } else {
+                out.push(Element::Group(body));
+            }
+        } else if c == '{' {
+            let name: String = chars[i + 1..].iter().take_while(|&&c| c != '}').collect();
+            i += name.chars().count() + 2;
+            out.push(Element::Group(format!("{{{name}}}")));
+        } else if c.is_alphanumeric() || is_apostrophe(c) {
+            let mut word = String::new();
+            let mut plain = true;
+            while i < chars.len()
+                && !matches!(chars[i], ' ' | '(' | ')' | '|' | '{')
+                && !(chars[i] == '.' && chars.get(i + 1) == Some(&'.'))
+            {
+                let c = chars[i];
+                if c.is_alphanumeric() {
+                    word.push_str(&fold(c));
+                } else if is_apostrophe(c) {
+                } else if c == '*' && i + 1 == chars.len() || c == '*' && chars[i + 1] == ' ' {
+                    word.push('*');
+                } else {
+                    plain = false;
+                }
+                i += 1;
+            }
+            // a word glued to a group ("ес(і|и)нен"), or holding a class or an escape, is not
+            // a whole word to look for
+            let glued_after = chars.get(i) == Some(&'(');
+            out.push(if plain && !glued && !glued_after {
+                Element::Word(word)
+            } else {
+                Element::Other
+            });
+            glued = glued_after;
+            continue;
+        } else {
+            glued = false;
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The first word of each alternative of a group's body (`his|her chest` → his, her), if
+/// every alternative starts with one.
+fn alternatives_first_words(
+    body: &str,
+    macros: &BTreeMap<String, String>,
+    depth: usize,
+) -> Option<Vec<String>> {
+    if depth > 4 {
+        return None;
+    }
+    if let Some(name) = body.strip_prefix('{').and_then(|b| b.strip_suffix('}')) {
+        let expansion = macros.get(name)?;
+        let elements = top_level(expansion);
+        return match elements.as_slice() {
+            [Element::Group(inner)] => alternatives_first_words(inner, macros, depth + 1),
+            [Element::Word(w)] => Some(vec![w.clone()]),
+            _ => None,
+        };
+    }
+    let mut words = Vec::new();
+    for alternative in split_top(body, '|') {
+        match top_level(&alternative).into_iter().next() {
+            Some(Element::Word(w)) => words.push(w),
+            Some(Element::Group(inner)) => {
+                words.extend(alternatives_first_words(&inner, macros, depth + 1)?)
+            }
+            _ => return None,
+        }
+    }
+    (!words.is_empty()).then_some(words)
+}
+
+/// `text` split at `sep` outside parentheses.
+fn split_top(text: &str, sep: char) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if c == sep && depth == 0 {
+            parts.push(String::new());
+        } else if let Some(last) = parts.last_mut() {
+            last.push(c);
+        }
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn re(phrase: &str) -> regex::Regex {
+    /// A phrasing compiled as the check compiles it, matching `&str` for the tests' sake.
+    struct Re(regex::bytes::Regex);
+
+    impl Re {
+        fn is_match(&self, text: &str) -> bool {
+            self.0.is_match(text.as_bytes())
+        }
+    }
+
+    fn re(phrase: &str) -> Re {
         let mut macros = BTreeMap::new();
         macros.insert("person".to_string(), "(he|she|dad)".to_string());
-        regex::Regex::new(&compile(phrase, &macros, true).expect("compiles")).expect("regex")
+        let pattern = compile(phrase, &macros, true).expect("compiles");
+        Re(regex::bytes::RegexBuilder::new(&pattern)
+            .unicode(false)
+            .build()
+            .expect("regex"))
     }
 
     #[test]
@@ -224,13 +437,46 @@ mod tests {
     #[test]
     fn phrasings_are_folded_as_messages_are() {
         assert!(re("mãe não consegue respirar").is_match(&normalize("mae nao consegue respirar")));
+        assert!(re("[қк]ан").is_match(&normalize("қан")));
+        assert!(re("[қк]ан").is_match(&normalize("кан")));
         assert!(re("can't").is_match(&normalize("cant")));
+    }
+
+    #[test]
+    fn anchors_are_the_words_a_match_needs() {
+        let mut macros = BTreeMap::new();
+        macros.insert("person".to_string(), "(he|she|my (mum|dad))".to_string());
+        let a = |p: &str| anchors(p, &macros);
+        assert_eq!(a("cant .. breathe"), Some(vec!["breathe".to_string()]));
+        assert_eq!(a("(his|her) chest"), Some(vec!["chest".to_string()]));
+        assert_eq!(a("breath*"), Some(vec!["breath*".to_string()]));
+        assert_eq!(
+            a("(fever|high temp*)"),
+            Some(vec!["fever".to_string(), "high".to_string()])
+        );
+        assert_eq!(
+            a("{person} is"),
+            None,
+            "his and he are too short to look for"
+        );
+        assert_eq!(a("(very )?confused"), Some(vec!["confused".to_string()]));
+        assert_eq!(a("3[89].[0-9]"), None);
+        assert_eq!(
+            a("fever|shivers"),
+            Some(vec!["fever".to_string(), "shivers".to_string()])
+        );
+        assert_eq!(a("mãe não"), Some(vec!["mae".to_string()]));
+        assert_eq!(a("体温..(3[89]|4[012])"), Some(vec!["体温".to_string()]));
+        // parts of a word glued to a group are not whole words
+        assert_eq!(a("ес(і|и|i)нен тан*"), Some(vec!["тан*".to_string()]));
+        assert_eq!(a("(қ|к)ан кус"), Some(vec!["кус".to_string()]));
     }
 
     #[test]
     fn mistakes_are_reported() {
         let none = BTreeMap::new();
         assert!(compile("{nothing}", &none, true).is_err());
-        assert!(compile("(unclosed", &none, true).is_err());
+        let unclosed = compile("(unclosed", &none, true).expect("written out");
+        assert!(check(&unclosed).is_err());
     }
 }
