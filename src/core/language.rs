@@ -198,7 +198,7 @@ fn by_function_words(words: &[String]) -> Option<&'static str> {
             (*code, hits)
         })
         .collect();
-    scores.sort_by(|a, b| b.1.cmp(&a.1));
+    scores.sort_by_key(|&(_, hits)| std::cmp::Reverse(hits));
     let (code, best) = scores[0];
     let second = scores[1].1;
     (best >= 2 && best > second && best > english).then_some(code)

@@ -175,7 +175,7 @@ impl Phrasing {
         self.regex
             .get_or_init(|| {
                 compile_set(
-                    &[self.pattern.clone()],
+                    std::slice::from_ref(&self.pattern),
                     MatchKind::LeftmostFirst,
                     WhichCaptures::None,
                 )

@@ -300,7 +300,7 @@ fn top_level(phrase: &str) -> Vec<Element> {
                 if c.is_alphanumeric() {
                     word.push_str(&fold(c));
                 } else if is_apostrophe(c) {
-                } else if c == '*' && i + 1 == chars.len() || c == '*' && chars[i + 1] == ' ' {
+                } else if c == '*' && (i + 1 == chars.len() || chars[i + 1] == ' ') {
                     word.push('*');
                 } else {
                     plain = false;
