@@ -202,3 +202,57 @@ fn explain_names_the_words_that_fired() {
         Some("breathlessness".to_string())
     );
 }
+
+/// Red flags and calm messages in each language the check reads, written by reviewers of
+/// those languages.
+#[test]
+fn each_language_alarms_on_its_red_flags_and_not_on_its_near_misses() {
+    for (text, language) in [
+        ("У папы после химии температура 38,7 и его знобит", "ru"),
+        ("Муж потерял сознание и не приходит в себя", "ru"),
+        ("mama ne prosypaetsya, pomogite", "ru"),
+        ("Мама задихається, не може дихати", "uk"),
+        ("Тато блює кров'ю", "uk"),
+        ("Анам дем ала алмай жатыр", "kk"),
+        ("Күйеуім есінен танып қалды", "kk"),
+        ("Annem nefes alamıyor", "tr"),
+        ("Eşim bayıldı, kendine gelmiyor", "tr"),
+        ("a mi padre le falta el aire", "es"),
+        ("mi padre dice que se quiere morir", "es"),
+        ("meu marido desmaiou", "pt"),
+        ("o nariz dele sangra há uma hora e não para", "pt"),
+        ("il n'arrive plus à respirer", "fr"),
+        ("mon père dit qu'il veut en finir", "fr"),
+        ("er krampft", "de"),
+        ("mein Vater erbricht Blut", "de"),
+        ("ابوي ما يقدر يتنفس الحين", "ar"),
+        ("زوجي عنده حرارة 39 بعد الكيماوي", "ar"),
+        ("妈妈突然说话不清，嘴歪了", "zh"),
+        ("我爸化疗后发烧39度，怎么办", "zh"),
+    ] {
+        let found = triage().check(text);
+        assert_eq!(
+            found.as_ref().map(|a| a.language),
+            Some(language),
+            "{text:?}: {:?}",
+            triage().explain(text)
+        );
+    }
+    for text in [
+        "Что делать если у него поднимется температура после химии?",
+        "Месяц назад у папы была температура 39, всё прошло",
+        "Які побічні ефекти у хіміотерапії?",
+        "Ateşi çıkarsa ne yapmalıyız?",
+        "Gülmekten öldüm",
+        "¿la inmunoterapia puede causar diarrea?",
+        "hace dos meses tuvo fiebre pero ya está bien",
+        "a imunoterapia pode causar diarreia?",
+        "cette attente me tue",
+        "kann die Immuntherapie Durchfall verursachen?",
+        "هل يسبب العلاج المناعي الحمى؟",
+        "化疗会引起发烧吗？",
+        "累死了，等结果急死了",
+    ] {
+        calm(text);
+    }
+}
