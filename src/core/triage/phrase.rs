@@ -26,18 +26,7 @@ use unicode_normalization::UnicodeNormalization;
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push(' ');
-    let chars: Vec<char> = text
-        .chars()
-        .take(crate::text::MAX_INPUT_CHARS)
-        .flat_map(char::to_lowercase)
-        .nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .map(|c| match c {
-            'ı' => 'i',
-            'ё' => 'е',
-            _ => c,
-        })
-        .collect();
+    let chars: Vec<char> = folded(text.chars().take(crate::text::MAX_INPUT_CHARS)).collect();
     for (i, &c) in chars.iter().enumerate() {
         let prev = i.checked_sub(1).map(|p| chars[p]);
         let next = chars.get(i + 1).copied();
@@ -67,9 +56,11 @@ fn is_apostrophe(c: char) -> bool {
     )
 }
 
-/// One letter of a phrasing as [`normalize`] leaves it in a message.
-fn fold(c: char) -> String {
-    c.to_lowercase()
+/// Letters as the phrasings see them: lower case, without accents and other combining marks,
+/// dotless i and ё as i and е.
+fn folded(chars: impl Iterator<Item = char>) -> impl Iterator<Item = char> {
+    chars
+        .flat_map(char::to_lowercase)
         .nfd()
         .filter(|c| !is_combining_mark(*c))
         .map(|c| match c {
@@ -77,7 +68,11 @@ fn fold(c: char) -> String {
             'ё' => 'е',
             _ => c,
         })
-        .collect()
+}
+
+/// One letter of a phrasing as [`normalize`] leaves it in a message.
+fn fold(c: char) -> String {
+    folded(std::iter::once(c)).collect()
 }
 
 /// Up to how many words (or, without spaces, characters) `..` skips.

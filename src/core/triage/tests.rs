@@ -171,25 +171,6 @@ fn acute_words_outweigh_a_reason_not_to_alarm() {
 }
 
 #[test]
-fn red_flags_in_every_language_name_that_language() {
-    for (text, language) in [
-        ("he can't breathe", "en"),
-        ("mi padre no puede respirar", "es"),
-        ("minha mãe está com falta de ar", "pt"),
-        ("папа не может дышать", "ru"),
-        ("тато блює кров'ю", "uk"),
-    ] {
-        let found = triage().check(text);
-        assert_eq!(
-            found.as_ref().map(|a| a.language),
-            Some(language),
-            "{text:?}: {:?}",
-            triage().explain(text)
-        );
-    }
-}
-
-#[test]
 fn explain_names_the_words_that_fired() {
     let e = triage().explain("this waiting is killing me and dad cant breathe");
     assert!(e.matched.iter().any(|(kind, ..)| *kind == "idiom"));
@@ -208,6 +189,11 @@ fn explain_names_the_words_that_fired() {
 #[test]
 fn each_language_alarms_on_its_red_flags_and_not_on_its_near_misses() {
     for (text, language) in [
+        ("he can't breathe", "en"),
+        ("mi padre no puede respirar", "es"),
+        ("minha mãe está com falta de ar", "pt"),
+        ("папа не может дышать", "ru"),
+        ("тато блює кров'ю", "uk"),
         ("У папы после химии температура 38,7 и его знобит", "ru"),
         ("Муж потерял сознание и не приходит в себя", "ru"),
         ("mama ne prosypaetsya, pomogite", "ru"),
