@@ -454,8 +454,8 @@ fn explain_text(engine: &Engine, question: &str) -> String {
             }
             for h in &result.hits {
                 out.push_str(&format!(
-                    "  {:>7.3} coverage {:.2}  {}\n",
-                    h.score, h.coverage, h.id
+                    "  {:>7.3} coverage {:.2} head {:.2}  {}\n",
+                    h.score, h.coverage, h.head_coverage, h.id
                 ));
             }
         }
