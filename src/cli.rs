@@ -230,6 +230,10 @@ struct JsonReply<'a> {
     reply: String,
     language: &'a str,
     passages: Vec<JsonPassage<'a>>,
+    /// How sure the engine is that the first passage answers the question (absent when no
+    /// search ran): what `search.answer_confidence` and `suggest_confidence` are compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<f32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -237,7 +241,14 @@ struct JsonPassage<'a> {
     id: &'a str,
     title: &'a str,
     score: f32,
+    /// The weighted share of the question's meaningful words the passage contains.
+    coverage: f32,
     text: &'a str,
+}
+
+/// `x` rounded to three decimals, for output people read.
+fn round3(x: f32) -> f32 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// The `ask --json` object for a reply.
@@ -252,10 +263,12 @@ pub fn reply_json(reply: &Reply) -> String {
             .map(|h| JsonPassage {
                 id: &h.id,
                 title: &h.title,
-                score: (h.score * 1000.0).round() / 1000.0,
+                score: round3(h.score),
+                coverage: round3(h.coverage),
                 text: &h.body,
             })
             .collect(),
+        confidence: reply.confidence.map(round3),
     };
     // serialising plain strings and numbers cannot fail; fall back to an empty object anyway
     serde_json::to_string(&json).unwrap_or_else(|_| "{}".to_string())
@@ -454,8 +467,8 @@ fn explain_text(engine: &Engine, question: &str) -> String {
             }
             for h in &result.hits {
                 out.push_str(&format!(
-                    "  {:>7.3} coverage {:.2} head {:.2}  {}\n",
-                    h.score, h.coverage, h.head_coverage, h.id
+                    "  {:>7.3} coverage {:.2}  {}\n",
+                    h.score, h.coverage, h.id
                 ));
             }
         }

@@ -48,3 +48,43 @@ fn ascii_words(pattern: &str) -> String {
     }
     out
 }
+
+/// `pattern` with each `@{name}` replaced by the phrases listed under `name` in the rules'
+/// `[words]` table, as one group `(?:a|b|…)`: so that the smalltalk rules, which must match a
+/// whole message made only of such phrases, can be read as sentences rather than as one long
+/// expression. A phrase may use `@{…}` itself (up to 8 levels). An unknown name, or `@{`
+/// without its `}`, is an error naming it.
+fn expand_words(
+    pattern: &str,
+    words: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<String, String> {
+    let mut out = pattern.to_string();
+    // one pass replaces every name written at one level of nesting
+    for _ in 0..8 {
+        if !out.contains("@{") {
+            return Ok(out);
+        }
+        let mut next = String::with_capacity(out.len() * 4);
+        let mut rest = out.as_str();
+        while let Some(start) = rest.find("@{") {
+            let end = rest[start..]
+                .find('}')
+                .map(|i| start + i)
+                .ok_or_else(|| format!("`@{{` without `}}` in {pattern:?}"))?;
+            let name = &rest[start + 2..end];
+            let phrases = words
+                .get(name)
+                .ok_or_else(|| format!("@{{{name}}} in {pattern:?}: no such list in [words]"))?;
+            next.push_str(&rest[..start]);
+            next.push_str(&format!("(?:{})", phrases.join("|")));
+            rest = &rest[end + 1..];
+        }
+        next.push_str(rest);
+        out = next;
+    }
+    if out.contains("@{") {
+        Err(format!("{pattern:?}: [words] nested more than 8 levels deep"))
+    } else {
+        Ok(out)
+    }
+}

@@ -12,14 +12,17 @@ use regex_automata::Input;
 #[repr(C, align(4))]
 struct Aligned<B: ?Sized>(B);
 
-// EMERGENCY, HANDOFF, GREETING, THANKS, IDENTITY and ADVICE: the rules as DFAs, by build.rs
+// EMERGENCY, HANDOFF, GREETING, THANKS, FAREWELL, IDENTITY and ADVICE: the rules as DFAs, by build.rs
 include!(concat!(env!("OUT_DIR"), "/intents.rs"));
 
 /// Kinds of smalltalk, each with its own reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Smalltalk {
     Greeting,
+    /// Thanks and praise ("that was really useful").
     Thanks,
+    Farewell,
+    /// "Are you a bot?", "am I talking to a real person?"
     Identity,
 }
 
@@ -33,6 +36,7 @@ pub struct Intents {
     handoff: Dfa,
     greeting: Dfa,
     thanks: Dfa,
+    farewell: Dfa,
     identity: Dfa,
     advice: Dfa,
 }
@@ -95,6 +99,7 @@ impl Intents {
             handoff: load(HANDOFF)?,
             greeting: load(GREETING)?,
             thanks: load(THANKS)?,
+            farewell: load(FAREWELL)?,
             identity: load(IDENTITY)?,
             advice: load(ADVICE)?,
         })
@@ -121,6 +126,8 @@ impl Intents {
         let text = text.trim();
         if is_match(&self.greeting, text) {
             Some(Smalltalk::Greeting)
+        } else if is_match(&self.farewell, text) {
+            Some(Smalltalk::Farewell)
         } else if is_match(&self.thanks, text) {
             Some(Smalltalk::Thanks)
         } else if is_match(&self.identity, text) {
@@ -155,8 +162,10 @@ mod tests {
         handoff: BTreeMap<String, Vec<String>>,
         greeting: BTreeMap<String, Vec<String>>,
         thanks: BTreeMap<String, Vec<String>>,
+        farewell: BTreeMap<String, Vec<String>>,
         identity: BTreeMap<String, Vec<String>>,
         advice: BTreeMap<String, Vec<String>>,
+        words: BTreeMap<String, Vec<String>>,
     }
 
     fn intents() -> Intents {
@@ -174,8 +183,10 @@ mod tests {
             &rules.handoff,
             &rules.greeting,
             &rules.thanks,
+            &rules.farewell,
             &rules.identity,
             &rules.advice,
+            &rules.words,
         ] {
             for pattern in map.values().flatten() {
                 let letters = escapes.replace_all(pattern, "");
@@ -266,7 +277,7 @@ mod tests {
         let all = EMERGENCY
             .iter()
             .map(|&(_, bytes)| bytes)
-            .chain([HANDOFF, GREETING, THANKS, IDENTITY, ADVICE]);
+            .chain([HANDOFF, GREETING, THANKS, FAREWELL, IDENTITY, ADVICE]);
         for bytes in all {
             dense::DFA::from_bytes(&bytes.0).expect("a valid DFA");
         }
@@ -287,13 +298,26 @@ mod tests {
             let patterns = rules.emergency[*lang].iter().collect();
             groups.push((format!("emergency {lang}"), dfa, regex(patterns)));
         }
+        let expanded = |map: &BTreeMap<String, Vec<String>>| -> BTreeMap<String, Vec<String>> {
+            map.iter()
+                .map(|(lang, patterns)| {
+                    let patterns = patterns
+                        .iter()
+                        .map(|p| expand_words(p, &rules.words).expect("known words"))
+                        .collect();
+                    (lang.clone(), patterns)
+                })
+                .collect()
+        };
         for (name, dfa, map) in [
             ("handoff", &i.handoff, &rules.handoff),
             ("greeting", &i.greeting, &rules.greeting),
             ("thanks", &i.thanks, &rules.thanks),
+            ("farewell", &i.farewell, &rules.farewell),
             ("identity", &i.identity, &rules.identity),
             ("advice", &i.advice, &rules.advice),
         ] {
+            let map = expanded(map);
             groups.push((
                 name.to_string(),
                 dfa,

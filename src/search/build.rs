@@ -121,16 +121,13 @@ pub fn build_index(content: &Content, dir: &Path) -> Result<(Index, IndexMeta), 
         doc.add_u64(fields.position, position as u64);
         doc.add_text(fields.title, &passage.title);
         doc.add_text(fields.all, &passage.title);
-        doc.add_text(fields.head, &passage.title);
         for q in &passage.questions {
             doc.add_text(fields.questions, q);
             doc.add_text(fields.all, q);
-            doc.add_text(fields.head, q);
         }
         for k in &passage.keywords {
             doc.add_text(fields.keywords, k);
             doc.add_text(fields.all, k);
-            doc.add_text(fields.head, k);
         }
         doc.add_text(fields.body, &passage.body);
         doc.add_text(fields.all, &passage.body);

@@ -52,9 +52,6 @@ pub struct Fields {
     pub body: Field,
     /// Everything above in one field: document frequencies and the typo vocabulary.
     pub all: Field,
-    /// The title, alternate questions and keywords in one field: what a passage says it is
-    /// about, apart from what its text happens to mention ([`Hit::head_coverage`]).
-    pub head: Field,
 }
 
 /// The searchable fields and how much a match in each counts: the heading or question and the
@@ -87,8 +84,7 @@ pub fn schema() -> Schema {
     b.add_text_field("questions", text_stored.clone());
     b.add_text_field("keywords", text_stored.clone());
     b.add_text_field("body", text_stored);
-    b.add_text_field("all", text.clone());
-    b.add_text_field("head", text);
+    b.add_text_field("all", text);
     b.build()
 }
 
@@ -108,7 +104,6 @@ impl Fields {
             keywords: f("keywords")?,
             body: f("body")?,
             all: f("all")?,
-            head: f("head")?,
         })
     }
 

@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
-use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{
     DocAddress, DocSet, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term,
 };
@@ -42,9 +42,6 @@ pub struct Hit {
     pub score: f32,
     /// Weighted share of the question's concepts this passage contains, 0..1.
     pub coverage: f32,
-    /// The same share counting only the passage's title, alternate questions and keywords:
-    /// what the passage is about, rather than what its text mentions on the way.
-    pub head_coverage: f32,
 }
 
 /// The passages for one question, best first, with the analysed question.
@@ -137,41 +134,30 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let top = plan.top(&searcher, CANDIDATES.max(limit))?;
         let terms = coverage_terms(&analyzed);
-        let present = self.terms_present(&searcher, self.fields.all, &terms, &top)?;
-        let in_head = self.terms_present(&searcher, self.fields.head, &terms, &top)?;
-        let share = |present: &[bool]| {
-            analyzed.coverage(|t| {
-                terms
-                    .iter()
-                    .position(|&x| x == t)
-                    .is_some_and(|i| present[i])
-            })
-        };
-        let mut ranked: Vec<Ranked> = top
+        let present = self.terms_present(&searcher, &terms, &top)?;
+        let mut ranked: Vec<(f32, f32, DocAddress)> = top
             .iter()
-            .zip(present.iter().zip(&in_head))
-            .map(|(&(score, address), (present, in_head))| {
-                let coverage = share(present);
-                let head_coverage = share(in_head);
-                Ranked {
-                    // a passage that answers more of the question beats one that repeats one
-                    // word often
-                    score: score * (0.25 + coverage).powi(2),
-                    coverage,
-                    head_coverage,
-                    address,
-                }
+            .zip(&present)
+            .map(|(&(score, address), present)| {
+                let coverage = analyzed.coverage(|t| {
+                    terms
+                        .iter()
+                        .position(|&x| x == t)
+                        .is_some_and(|i| present[i])
+                });
+                // a passage that answers more of the question beats one that repeats one word
+                // often
+                (score * (0.25 + coverage).powi(2), coverage, address)
             })
             .collect();
-        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
         ranked.truncate(limit);
         // only the passages returned are read from the store
         let mut hits = Vec::with_capacity(ranked.len());
-        for r in ranked {
-            let mut hit = self.stored(&searcher, r.address)?;
-            hit.score = r.score;
-            hit.coverage = r.coverage;
-            hit.head_coverage = r.head_coverage;
+        for (score, coverage, address) in ranked {
+            let mut hit = self.stored(&searcher, address)?;
+            hit.score = score;
+            hit.coverage = coverage;
             hits.push(hit);
         }
         Ok(SearchResult { analyzed, hits })
@@ -193,13 +179,12 @@ impl SearchIndex {
         self.passages.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// For each document, which of `terms` it contains in `field` (`all`, which holds exactly
-    /// the title, questions, keywords and body, or `head`), read from the field's postings:
-    /// cheaper than analysing the stored text again.
+    /// For each document, which of `terms` it contains (in any searchable field), read from
+    /// the postings of the `all` field, which holds exactly the title, questions, keywords and
+    /// body: cheaper than analysing the stored text again.
     fn terms_present(
         &self,
         searcher: &Searcher,
-        field: Field,
         terms: &[&str],
         docs: &[(f32, DocAddress)],
     ) -> Result<Vec<Vec<bool>>, tantivy::TantivyError> {
@@ -209,9 +194,9 @@ impl SearchIndex {
         order.sort_by_key(|&i| docs[i].1);
         for group in order.chunk_by(|&a, &b| docs[a].1.segment_ord == docs[b].1.segment_ord) {
             let segment = searcher.segment_reader(docs[group[0]].1.segment_ord);
-            let inverted = segment.inverted_index(field)?;
+            let inverted = segment.inverted_index(self.fields.all)?;
             for (t, text) in terms.iter().enumerate() {
-                let term = Term::from_field_text(field, text);
+                let term = Term::from_field_text(self.fields.all, text);
                 let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
                 else {
                     continue;
@@ -246,7 +231,6 @@ impl SearchIndex {
             body: text(self.fields.body),
             score,
             coverage: 0.0,
-            head_coverage: 0.0,
         }
     }
 
@@ -291,14 +275,6 @@ impl SearchIndex {
             })
             .transpose()
     }
-}
-
-/// A candidate while ranking.
-struct Ranked {
-    score: f32,
-    coverage: f32,
-    head_coverage: f32,
-    address: DocAddress,
 }
 
 /// The distinct terms coverage asks about: those of every alternative of every concept.
@@ -401,7 +377,7 @@ mod tests {
             let top = plan.top(&searcher, 10).expect("top");
             let terms = coverage_terms(&analyzed);
             let present = index
-                .terms_present(&searcher, index.fields.all, &terms, &top)
+                .terms_present(&searcher, &terms, &top)
                 .expect("terms present");
             for ((_, address), present) in top.iter().zip(&present) {
                 let doc: TantivyDocument = searcher.doc(*address).expect("doc");
