@@ -140,10 +140,11 @@ fn intent_rules(out_dir: &Path) {
         code.push_str(&format!("    ({lang:?}, {dfa}),\n"));
     }
     code.push_str("];\n");
-    let words: std::collections::BTreeMap<String, Vec<String>> = languages("words")
-        .into_iter()
-        .collect();
-    for intent in ["handoff", "greeting", "thanks", "farewell", "identity", "advice"] {
+    let words: std::collections::BTreeMap<String, Vec<String>> =
+        languages("words").into_iter().collect();
+    for intent in [
+        "handoff", "greeting", "thanks", "farewell", "identity", "advice",
+    ] {
         let patterns: Vec<String> = languages(intent)
             .iter()
             .flat_map(|(_, p)| p)

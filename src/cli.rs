@@ -9,6 +9,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+mod report;
+
+pub use report::ReportFormat;
+
 use crate::content;
 use crate::core::{Engine, Reply};
 use crate::search::{self, Opened, SearchIndex};
@@ -74,6 +78,24 @@ pub enum Command {
     Escalations {
         #[command(subcommand)]
         command: EscalationsCommand,
+    },
+    /// For editors: what caregivers asked that the guide could not answer (no match) or answered
+    /// only with suggestions, near-duplicates grouped; the suggestions chosen; the passages
+    /// marked Not helpful and the questions that led there; outcomes per day. Reads the store
+    /// at store.path; questions' text only as long as store.retention_days keeps it.
+    Report {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// First day of the period (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE", conflicts_with = "days")]
+        since: Option<String>,
+        /// Last day of the period (YYYY-MM-DD, UTC; default: up to now).
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        /// The period: this many days up to --until (or now).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36500))]
+        days: u32,
     },
 }
 
@@ -516,10 +538,39 @@ pub fn escalations(settings: &Settings, command: EscalationsCommand) -> anyhow::
             }
         }
     };
+    write_stdout(&out)
+}
+
+/// `faqbot report`.
+pub fn report(
+    settings: &Settings,
+    format: ReportFormat,
+    since: Option<&str>,
+    until: Option<&str>,
+    days: u32,
+) -> anyhow::Result<()> {
+    let now = now_ms();
+    let period = report::Period::new(since, until, days, now)?;
+    let store = open_existing_store(&settings.store.path)?;
+    let report = report::build(&store, period, settings.store.retention_days, now)?;
+    let out = match format {
+        ReportFormat::Text => report.text(),
+        ReportFormat::Csv => report.csv(),
+        ReportFormat::Json => {
+            let mut json =
+                serde_json::to_string_pretty(&report).context("cannot encode the report")?;
+            json.push('\n');
+            json
+        }
+    };
+    write_stdout(&out)
+}
+
+/// Writes a command's output; a reader that went away (`| head`) is not a failure.
+fn write_stdout(out: &str) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     match lock.write_all(out.as_bytes()).and_then(|()| lock.flush()) {
-        // the reader went away (`| head`): that is not a failure of ours
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other.context("cannot write to stdout")?),
     }

@@ -271,6 +271,62 @@ mod tests {
         assert!(!i.advice("what is TIL therapy?"));
     }
 
+    #[test]
+    fn smalltalk_in_its_common_forms_and_nothing_more() {
+        let i = intents();
+        for (text, kind) in [
+            ("thanks a lot, that was really useful 🙏", Smalltalk::Thanks),
+            (
+                "thank you, honestly this helped more than the hospital did",
+                Smalltalk::Thanks,
+            ),
+            ("you've been a great help", Smalltalk::Thanks),
+            ("great answer thank u", Smalltalk::Thanks),
+            ("Much appreciated, god bless 🙏🏻", Smalltalk::Thanks),
+            ("this is very clear, thank you so much!!", Smalltalk::Thanks),
+            ("that makes sense :)", Smalltalk::Thanks),
+            ("👍", Smalltalk::Thanks),
+            ("bye for now", Smalltalk::Farewell),
+            ("ok thanks, goodnight", Smalltalk::Farewell),
+            ("ok bye 👍", Smalltalk::Farewell),
+            ("that's all for now, take care", Smalltalk::Farewell),
+            ("salam, hello", Smalltalk::Greeting),
+            ("hi there, I have a question", Smalltalk::Greeting),
+            (
+                "am I talking to a person or a machine?",
+                Smalltalk::Identity,
+            ),
+            ("am I chatting with a machine", Smalltalk::Identity),
+            ("is this AI or a human", Smalltalk::Identity),
+            ("hello, are you a bot?", Smalltalk::Identity),
+            ("is anyone there?", Smalltalk::Identity),
+            ("who am i talking to", Smalltalk::Identity),
+        ] {
+            assert_eq!(i.smalltalk(text), Some(kind), "{text}");
+        }
+        // a question with the pleasantries is a question
+        for text in [
+            "thanks, and what about car-t?",
+            "that was helpful but what about trials",
+            "bye the way, is til approved",
+            "thank you for the info about car-t, what about til?",
+            "keytruda helped a lot but now it stopped working",
+            "is this treatment a real option",
+            "are you sure car-t works for solid tumors",
+            "hello, my father has lung cancer",
+        ] {
+            assert_eq!(i.smalltalk(text), None, "{text}");
+        }
+        for text in [
+            "put me through to your team",
+            "pls have someone whatsapp me",
+            "can your coordinator email me today",
+        ] {
+            assert!(i.handoff(text), "{text}");
+        }
+        assert!(!i.handoff("can the mdt review my dad's scans"));
+    }
+
     /// The DFAs that `load` reads without checking pass the full check.
     #[test]
     fn every_dfa_passes_the_full_check() {

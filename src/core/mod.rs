@@ -126,7 +126,11 @@ impl Reply {
             parts.push(self.offer.clone());
         }
         if !self.related.is_empty() {
-            parts.push(format!("{}\n{}", self.related_intro, read_list(&self.related)));
+            parts.push(format!(
+                "{}\n{}",
+                self.related_intro,
+                read_list(&self.related)
+            ));
         }
         parts.push(format!("{}\n{}", self.disclaimer, self.handoff));
         parts.join("\n\n")
