@@ -23,10 +23,10 @@
 use crate::search::Hit;
 
 /// The model's weights: `confidence = 1 / (1 + e^-(BIAS + COVERAGE·c + LEAD·ln(1 + s - s₂) + LOG_SCORE·ln s))`.
-const BIAS: f32 = -2.132;
-const COVERAGE: f32 = 1.501;
-const LEAD: f32 = 1.384;
-const LOG_SCORE: f32 = 0.543;
+const BIAS: f32 = -2.056;
+const COVERAGE: f32 = 1.959;
+const LEAD: f32 = 1.133;
+const LOG_SCORE: f32 = 0.605;
 
 /// Ranking scores are positive; this keeps the logarithm finite.
 const MIN_SCORE: f32 = 1e-3;
