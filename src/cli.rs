@@ -493,6 +493,19 @@ fn explain_text(engine: &Engine, question: &str) -> String {
                     h.score, h.coverage, h.id
                 ));
             }
+            let cfg = &engine.settings().search;
+            let confidence = crate::core::confidence(&result.hits);
+            let verdict = if confidence >= cfg.answer_confidence {
+                "answer"
+            } else if confidence >= cfg.suggest_confidence {
+                "suggest"
+            } else {
+                "no_match"
+            };
+            out.push_str(&format!(
+                "  confidence {confidence:.3} (answer at {:.2}, suggest at {:.2}): {verdict}\n",
+                cfg.answer_confidence, cfg.suggest_confidence
+            ));
         }
         Err(e) => out.push_str(&format!("  search failed: {e}\n")),
     }
