@@ -9,6 +9,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+mod report;
+
+pub use report::ReportFormat;
+
 use crate::content;
 use crate::core::{Engine, Reply};
 use crate::search::{self, Opened, SearchIndex};
@@ -74,6 +78,24 @@ pub enum Command {
     Escalations {
         #[command(subcommand)]
         command: EscalationsCommand,
+    },
+    /// For editors: what caregivers asked that the guide could not answer (no match) or answered
+    /// only with suggestions, near-duplicates grouped; the suggestions chosen; the passages
+    /// marked Not helpful and the questions that led there; outcomes per day. Reads the store
+    /// at store.path; questions' text only as long as store.retention_days keeps it.
+    Report {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// First day of the period (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE", conflicts_with = "days")]
+        since: Option<String>,
+        /// Last day of the period (YYYY-MM-DD, UTC; default: up to now).
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        /// The period: this many days up to --until (or now).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36500))]
+        days: u32,
     },
 }
 
@@ -230,6 +252,10 @@ struct JsonReply<'a> {
     reply: String,
     language: &'a str,
     passages: Vec<JsonPassage<'a>>,
+    /// How sure the engine is that the first passage answers the question (absent when no
+    /// search ran): what `search.answer_confidence` and `suggest_confidence` are compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<f32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -237,7 +263,14 @@ struct JsonPassage<'a> {
     id: &'a str,
     title: &'a str,
     score: f32,
+    /// The weighted share of the question's meaningful words the passage contains.
+    coverage: f32,
     text: &'a str,
+}
+
+/// `x` rounded to three decimals, for output people read.
+fn round3(x: f32) -> f32 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// The `ask --json` object for a reply.
@@ -252,10 +285,12 @@ pub fn reply_json(reply: &Reply) -> String {
             .map(|h| JsonPassage {
                 id: &h.id,
                 title: &h.title,
-                score: (h.score * 1000.0).round() / 1000.0,
+                score: round3(h.score),
+                coverage: round3(h.coverage),
                 text: &h.body,
             })
             .collect(),
+        confidence: reply.confidence.map(round3),
     };
     // serialising plain strings and numbers cannot fail; fall back to an empty object anyway
     serde_json::to_string(&json).unwrap_or_else(|_| "{}".to_string())
@@ -474,6 +509,19 @@ fn explain_text(engine: &Engine, question: &str) -> String {
                     h.score, h.coverage, h.id
                 ));
             }
+            let cfg = &engine.settings().search;
+            let confidence = crate::core::confidence(&result.hits);
+            let verdict = if confidence >= cfg.answer_confidence {
+                "answer"
+            } else if confidence >= cfg.suggest_confidence {
+                "suggest"
+            } else {
+                "no_match"
+            };
+            out.push_str(&format!(
+                "  confidence {confidence:.3} (answer at {:.2}, suggest at {:.2}): {verdict}\n",
+                cfg.answer_confidence, cfg.suggest_confidence
+            ));
         }
         Err(e) => out.push_str(&format!("  search failed: {e}\n")),
     }
@@ -519,10 +567,39 @@ pub fn escalations(settings: &Settings, command: EscalationsCommand) -> anyhow::
             }
         }
     };
+    write_stdout(&out)
+}
+
+/// `faqbot report`.
+pub fn report(
+    settings: &Settings,
+    format: ReportFormat,
+    since: Option<&str>,
+    until: Option<&str>,
+    days: u32,
+) -> anyhow::Result<()> {
+    let now = now_ms();
+    let period = report::Period::new(since, until, days, now)?;
+    let store = open_existing_store(&settings.store.path)?;
+    let report = report::build(&store, period, settings.store.retention_days, now)?;
+    let out = match format {
+        ReportFormat::Text => report.text(),
+        ReportFormat::Csv => report.csv(),
+        ReportFormat::Json => {
+            let mut json =
+                serde_json::to_string_pretty(&report).context("cannot encode the report")?;
+            json.push('\n');
+            json
+        }
+    };
+    write_stdout(&out)
+}
+
+/// Writes a command's output; a reader that went away (`| head`) is not a failure.
+fn write_stdout(out: &str) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     match lock.write_all(out.as_bytes()).and_then(|()| lock.flush()) {
-        // the reader went away (`| head`): that is not a failure of ours
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other.context("cannot write to stdout")?),
     }

@@ -45,5 +45,11 @@ fn run(args: Cli) -> anyhow::Result<()> {
             out,
         } => cli::generate(passages, seed, &out),
         Command::Escalations { command } => cli::escalations(&settings, command),
+        Command::Report {
+            format,
+            since,
+            until,
+            days,
+        } => cli::report(&settings, format, since.as_deref(), until.as_deref(), days),
     }
 }

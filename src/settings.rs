@@ -97,6 +97,9 @@ pub struct StoreSettings {
 #[serde(deny_unknown_fields)]
 pub struct SearchSettings {
     pub max_results: usize,
+    pub answer_confidence: f32,
+    pub suggest_confidence: f32,
+    pub suggest_ratio: f32,
     pub min_coverage: f32,
     pub related_ratio: f32,
     pub excerpt_chars: usize,
@@ -120,6 +123,8 @@ pub struct ReplyTexts {
     pub read_more: String,
     pub related: String,
     pub no_match: String,
+    pub suggest: String,
+    pub suggest_offer: String,
     pub empty: String,
     /// The emergency notice: call the local emergency number.
     pub emergency: String,
@@ -133,6 +138,7 @@ pub struct ReplyTexts {
     pub handoff_request: String,
     pub greeting: String,
     pub thanks: String,
+    pub farewell: String,
     pub identity: String,
     pub language: String,
     pub not_found: String,
@@ -364,6 +370,21 @@ impl Settings {
                     "must be an http(s) address, not {:?}",
                     self.telegram.api_url
                 ),
+            ));
+        }
+        for (key, value) in [
+            ("search.answer_confidence", self.search.answer_confidence),
+            ("search.suggest_confidence", self.search.suggest_confidence),
+            ("search.suggest_ratio", self.search.suggest_ratio),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(bad(key, "must be between 0 and 1".into()));
+            }
+        }
+        if self.search.suggest_confidence > self.search.answer_confidence {
+            return Err(bad(
+                "search.suggest_confidence",
+                "must not be above search.answer_confidence".into(),
             ));
         }
         if !(0.0..=1.0).contains(&self.search.min_coverage) {

@@ -16,7 +16,10 @@ const RULES: &str = include_str!("intents.toml");
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Smalltalk {
     Greeting,
+    /// Thanks and praise ("that was really useful").
     Thanks,
+    Farewell,
+    /// "Are you a bot?", "am I talking to a real person?"
     Identity,
 }
 
@@ -27,8 +30,11 @@ struct Rules {
     handoff: BTreeMap<String, Vec<String>>,
     greeting: BTreeMap<String, Vec<String>>,
     thanks: BTreeMap<String, Vec<String>>,
+    farewell: BTreeMap<String, Vec<String>>,
     identity: BTreeMap<String, Vec<String>>,
     advice: BTreeMap<String, Vec<String>>,
+    /// Phrase lists the smalltalk rules name as `@{name}`.
+    words: BTreeMap<String, Vec<String>>,
 }
 
 /// The compiled rules.
@@ -37,6 +43,7 @@ pub struct Intents {
     handoff: Regex,
     greeting: Regex,
     thanks: Regex,
+    farewell: Regex,
     identity: Regex,
     advice: Regex,
 }
@@ -55,15 +62,57 @@ fn lower(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// One pattern for an intent: any of its rules, in any language.
-fn compile(name: &str, rules: &BTreeMap<String, Vec<String>>) -> Result<Regex, RuleError> {
-    let pattern = rules
+/// One pattern for an intent: any of its rules, in any language, with their `@{name}`s
+/// written out.
+fn compile(
+    name: &str,
+    rules: &BTreeMap<String, Vec<String>>,
+    words: &BTreeMap<String, Vec<String>>,
+) -> Result<Regex, RuleError> {
+    let patterns = rules
         .values()
         .flatten()
-        .map(|p| format!("(?:{p})"))
-        .collect::<Vec<_>>()
-        .join("|");
-    Regex::new(&pattern).map_err(|e| RuleError(format!("[{name}]: {e}")))
+        .map(|p| expand_words(p, words).map(|p| format!("(?:{p})")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RuleError(format!("[{name}]: {e}")))?;
+    Regex::new(&patterns.join("|")).map_err(|e| RuleError(format!("[{name}]: {e}")))
+}
+
+/// `pattern` with each `@{name}` replaced by the phrases listed under `name` in the rules'
+/// `[words]` table, as one group `(?:a|b|…)`: so that the smalltalk rules, which must match a
+/// whole message made only of such phrases, can be read as sentences rather than as one long
+/// expression. A phrase may use `@{…}` itself (up to 8 levels). An unknown name, or `@{`
+/// without its `}`, is an error naming it.
+fn expand_words(pattern: &str, words: &BTreeMap<String, Vec<String>>) -> Result<String, String> {
+    let mut out = pattern.to_string();
+    // one pass replaces every name written at one level of nesting
+    for _ in 0..8 {
+        if !out.contains("@{") {
+            return Ok(out);
+        }
+        let mut next = String::with_capacity(out.len() * 4);
+        let mut rest = out.as_str();
+        while let Some(start) = rest.find("@{") {
+            let end = rest[start..]
+                .find('}')
+                .map(|i| start + i)
+                .ok_or_else(|| format!("`@{{` without `}}` in {pattern:?}"))?;
+            let name = &rest[start + 2..end];
+            let phrases = words
+                .get(name)
+                .ok_or_else(|| format!("@{{{name}}} in {pattern:?}: no such list in [words]"))?;
+            next.push_str(&rest[..start]);
+            next.push_str(&format!("(?:{})", phrases.join("|")));
+            rest = &rest[end + 1..];
+        }
+        next.push_str(rest);
+        out = next;
+    }
+    if out.contains("@{") {
+        Err(format!("{pattern:?}: [words] nested more than 8 levels deep"))
+    } else {
+        Ok(out)
+    }
 }
 
 /// The rules read once for the whole process: they ship with the binary and never change.
@@ -81,12 +130,14 @@ impl Intents {
     /// Compiles the rules shipped with the binary.
     pub fn new() -> Result<Intents, RuleError> {
         let rules: Rules = toml::from_str(RULES).map_err(|e| RuleError(e.to_string()))?;
+        let w = &rules.words;
         Ok(Intents {
-            handoff: compile("handoff", &rules.handoff)?,
-            greeting: compile("greeting", &rules.greeting)?,
-            thanks: compile("thanks", &rules.thanks)?,
-            identity: compile("identity", &rules.identity)?,
-            advice: compile("advice", &rules.advice)?,
+            handoff: compile("handoff", &rules.handoff, w)?,
+            greeting: compile("greeting", &rules.greeting, w)?,
+            thanks: compile("thanks", &rules.thanks, w)?,
+            farewell: compile("farewell", &rules.farewell, w)?,
+            identity: compile("identity", &rules.identity, w)?,
+            advice: compile("advice", &rules.advice, w)?,
         })
     }
 
@@ -99,6 +150,8 @@ impl Intents {
         let text = text.trim();
         if self.greeting.is_match(text) {
             Some(Smalltalk::Greeting)
+        } else if self.farewell.is_match(text) {
+            Some(Smalltalk::Farewell)
         } else if self.thanks.is_match(text) {
             Some(Smalltalk::Thanks)
         } else if self.identity.is_match(text) {
@@ -131,8 +184,10 @@ mod tests {
             &rules.handoff,
             &rules.greeting,
             &rules.thanks,
+            &rules.farewell,
             &rules.identity,
             &rules.advice,
+            &rules.words,
         ] {
             for pattern in map.values().flatten() {
                 let letters = escapes.replace_all(pattern, "");
@@ -165,5 +220,61 @@ mod tests {
         assert!(i.advice("should he stop chemotherapy?"));
         assert!(i.advice("can i give paracetamol with keytruda"));
         assert!(!i.advice("what is TIL therapy?"));
+    }
+
+    #[test]
+    fn smalltalk_in_its_common_forms_and_nothing_more() {
+        let i = intents();
+        for (text, kind) in [
+            ("thanks a lot, that was really useful 🙏", Smalltalk::Thanks),
+            (
+                "thank you, honestly this helped more than the hospital did",
+                Smalltalk::Thanks,
+            ),
+            ("you've been a great help", Smalltalk::Thanks),
+            ("great answer thank u", Smalltalk::Thanks),
+            ("Much appreciated, god bless 🙏🏻", Smalltalk::Thanks),
+            ("this is very clear, thank you so much!!", Smalltalk::Thanks),
+            ("that makes sense :)", Smalltalk::Thanks),
+            ("👍", Smalltalk::Thanks),
+            ("bye for now", Smalltalk::Farewell),
+            ("ok thanks, goodnight", Smalltalk::Farewell),
+            ("ok bye 👍", Smalltalk::Farewell),
+            ("that's all for now, take care", Smalltalk::Farewell),
+            ("salam, hello", Smalltalk::Greeting),
+            ("hi there, I have a question", Smalltalk::Greeting),
+            (
+                "am I talking to a person or a machine?",
+                Smalltalk::Identity,
+            ),
+            ("am I chatting with a machine", Smalltalk::Identity),
+            ("is this AI or a human", Smalltalk::Identity),
+            ("hello, are you a bot?", Smalltalk::Identity),
+            ("is anyone there?", Smalltalk::Identity),
+            ("who am i talking to", Smalltalk::Identity),
+        ] {
+            assert_eq!(i.smalltalk(text), Some(kind), "{text}");
+        }
+        // a question with the pleasantries is a question
+        for text in [
+            "thanks, and what about car-t?",
+            "that was helpful but what about trials",
+            "bye the way, is til approved",
+            "thank you for the info about car-t, what about til?",
+            "keytruda helped a lot but now it stopped working",
+            "is this treatment a real option",
+            "are you sure car-t works for solid tumors",
+            "hello, my father has lung cancer",
+        ] {
+            assert_eq!(i.smalltalk(text), None, "{text}");
+        }
+        for text in [
+            "put me through to your team",
+            "pls have someone whatsapp me",
+            "can your coordinator email me today",
+        ] {
+            assert!(i.handoff(text), "{text}");
+        }
+        assert!(!i.handoff("can the mdt review my dad's scans"));
     }
 }

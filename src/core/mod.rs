@@ -1,6 +1,7 @@
 //! The answer engine, free of Telegram: a message in, a [`Reply`] out. The CLI, the bot and
 //! most tests call the same [`Engine::answer`].
 
+mod confidence;
 mod excerpt;
 mod intents;
 mod language;
@@ -10,19 +11,25 @@ use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
+pub use confidence::confidence;
 pub use intents::{Intents, RuleError, Smalltalk};
 pub use language::uncovered_language;
 pub use triage::{Alarm, Explanation, Notice, Triage, TriageError};
 
-use crate::search::{Hit, SearchIndex};
+use crate::search::{Hit, SearchIndex, SearchResult};
 use crate::settings::Settings;
 use crate::text;
+
+/// Most passages a `suggest` reply offers.
+pub const MAX_SUGGESTIONS: usize = 3;
 
 /// What kind of reply the engine chose (the `outcome` of the `ask --json` contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Answer,
+    /// Related passages, but none answers confidently: offered to choose from.
+    Suggest,
     NoMatch,
     Emergency,
     Handoff,
@@ -34,6 +41,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Answer => "answer",
+            Outcome::Suggest => "suggest",
             Outcome::NoMatch => "no_match",
             Outcome::Emergency => "emergency",
             Outcome::Handoff => "handoff",
@@ -56,7 +64,7 @@ pub struct Shown {
     pub link: Option<String>,
 }
 
-/// A related passage offered under an answer.
+/// A passage offered by id and title: a related topic under an answer, or a suggestion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Related {
     pub id: String,
@@ -73,6 +81,10 @@ pub struct Reply {
     /// The bot's own opening line (an introduction, a notice, or the whole message).
     pub message: String,
     pub passage: Option<Shown>,
+    /// `suggest`: the passages offered to choose from, best first.
+    pub suggestions: Vec<Related>,
+    /// `suggest`: the line after them offering a coordinator instead.
+    pub offer: String,
     pub related_intro: String,
     pub related: Vec<Related>,
     pub disclaimer: String,
@@ -80,8 +92,12 @@ pub struct Reply {
     pub handoff: String,
     pub handoff_url: String,
     pub handoff_label: String,
-    /// The passages the search found, best first (empty when no search ran).
+    /// The passages the search found, best first (empty when no search ran); for `suggest`,
+    /// the ones offered.
     pub passages: Vec<Hit>,
+    /// How sure the engine is that the best passage answers the question, 0..1 (see
+    /// [`confidence`]); `None` when no search ran.
+    pub confidence: Option<f32>,
     /// The message asked about one person's treatment.
     pub personal_advice: bool,
     /// The conversation should go to a coordinator now (emergency or an explicit request).
@@ -107,18 +123,31 @@ impl Reply {
                 parts.push(link.clone());
             }
         }
+        if !self.suggestions.is_empty() {
+            parts.push(read_list(&self.suggestions));
+        }
+        if !self.offer.is_empty() {
+            parts.push(self.offer.clone());
+        }
         if !self.related.is_empty() {
-            let mut lines = vec![self.related_intro.clone()];
-            lines.extend(
-                self.related
-                    .iter()
-                    .map(|r| format!("- {} (/read {})", r.title, r.id)),
-            );
-            parts.push(lines.join("\n"));
+            parts.push(format!(
+                "{}\n{}",
+                self.related_intro,
+                read_list(&self.related)
+            ));
         }
         parts.push(format!("{}\n{}", self.disclaimer, self.handoff));
         parts.join("\n\n")
     }
+}
+
+/// Passages as plain-text lines, each with the command that shows it.
+fn read_list(passages: &[Related]) -> String {
+    passages
+        .iter()
+        .map(|r| format!("- {} (/read {})", r.title, r.id))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The engine the bot currently answers with. Content changes swap in a new one; messages being
@@ -195,6 +224,8 @@ impl Engine {
             language: language.to_string(),
             message,
             passage: None,
+            suggestions: Vec::new(),
+            offer: String::new(),
             related_intro: self.settings.reply.related.clone(),
             related: Vec::new(),
             disclaimer: self.settings.reply.disclaimer.clone(),
@@ -207,6 +238,7 @@ impl Engine {
             handoff_url: h.url.clone(),
             handoff_label: h.label.clone(),
             passages: Vec::new(),
+            confidence: None,
             personal_advice: false,
             escalate: false,
             alarm: None,
@@ -258,7 +290,11 @@ impl Engine {
         let cleaned = text::clean(raw);
         let lower = cleaned.to_lowercase();
         if !cleaned.chars().any(char::is_alphanumeric) {
-            return self.reply(Outcome::NoMatch, "en", texts.empty.clone());
+            // "🙏" or "👍" alone is thanks; other text without a letter or digit asks nothing
+            return match self.intents.smalltalk(&lower) {
+                Some(kind) => self.smalltalk(kind),
+                None => self.reply(Outcome::NoMatch, "en", texts.empty.clone()),
+            };
         }
         if let Some(id) = lower
             .strip_prefix("/read")
@@ -272,12 +308,7 @@ impl Engine {
             return reply;
         }
         if let Some(kind) = self.intents.smalltalk(&lower) {
-            let message = match kind {
-                Smalltalk::Greeting => &texts.greeting,
-                Smalltalk::Thanks => &texts.thanks,
-                Smalltalk::Identity => &texts.identity,
-            };
-            return self.reply(Outcome::Smalltalk, "en", message.clone());
+            return self.smalltalk(kind);
         }
         let covered = &self.index.meta().languages;
         if let Some(lang) = uncovered_language(&cleaned, covered, |w| self.index.is_english_word(w))
@@ -292,6 +323,17 @@ impl Engine {
         self.search(&cleaned, &lower)
     }
 
+    fn smalltalk(&self, kind: Smalltalk) -> Reply {
+        let texts = &self.settings.reply;
+        let message = match kind {
+            Smalltalk::Greeting => &texts.greeting,
+            Smalltalk::Thanks => &texts.thanks,
+            Smalltalk::Farewell => &texts.farewell,
+            Smalltalk::Identity => &texts.identity,
+        };
+        self.reply(Outcome::Smalltalk, "en", message.clone())
+    }
+
     fn search(&self, cleaned: &str, lower: &str) -> Reply {
         let texts = &self.settings.reply;
         let cfg = &self.settings.search;
@@ -303,53 +345,80 @@ impl Engine {
             }
         };
         let personal_advice = self.intents.advice(lower);
-        let confident = result
-            .hits
-            .first()
-            .is_some_and(|best| best.coverage >= cfg.min_coverage);
-        let mut reply = match result.hits.first().filter(|_| confident) {
-            Some(best) => {
-                let intro = if personal_advice {
-                    &texts.advice_intro
-                } else {
-                    &texts.answer_intro
-                };
-                let mut reply =
-                    self.reply(Outcome::Answer, "en", intro.replace("{title}", &best.title));
-                let weights = result.analyzed.term_weights();
-                let (text, trimmed) = excerpt::excerpt(&best.body, &weights, cfg.excerpt_chars);
-                reply.passage = Some(Shown {
-                    id: best.id.clone(),
-                    title: best.title.clone(),
-                    text,
-                    read_more: trimmed.then(|| {
-                        texts
-                            .read_more
-                            .replace("{title}", &best.title)
-                            .replace("{id}", &best.id)
-                    }),
-                    link: best
-                        .link
-                        .as_deref()
-                        .and_then(|l| self.settings.content_link(l)),
-                });
-                reply.related = result.hits[1..]
+        let confidence = confidence(&result.hits);
+        let mut reply = match result.hits.first() {
+            Some(best) if confidence >= cfg.answer_confidence => {
+                let mut reply = self.answer_with(best, &result, personal_advice);
+                reply.passages = result.hits;
+                reply
+            }
+            Some(best) if confidence >= cfg.suggest_confidence => {
+                let mut reply = self.reply(Outcome::Suggest, "en", texts.suggest.clone());
+                reply.offer = texts.suggest_offer.clone();
+                let floor = best.score * cfg.suggest_ratio;
+                let offered: Vec<Hit> = result
+                    .hits
+                    .into_iter()
+                    .take(MAX_SUGGESTIONS)
+                    .filter(|h| h.score >= floor)
+                    .collect();
+                reply.suggestions = offered
                     .iter()
-                    .filter(|h| {
-                        h.score >= best.score * cfg.related_ratio && h.coverage >= cfg.min_coverage
-                    })
-                    .take(3)
                     .map(|h| Related {
                         id: h.id.clone(),
                         title: h.title.clone(),
                     })
                     .collect();
+                reply.passages = offered;
                 reply
             }
-            None => self.reply(Outcome::NoMatch, "en", texts.no_match.clone()),
+            _ => {
+                let mut reply = self.reply(Outcome::NoMatch, "en", texts.no_match.clone());
+                reply.passages = result.hits;
+                reply
+            }
         };
+        reply.confidence = Some(confidence);
         reply.personal_advice = personal_advice;
-        reply.passages = result.hits;
+        reply
+    }
+
+    /// The reply that gives `best` as the answer, with the related passages under it.
+    fn answer_with(&self, best: &Hit, result: &SearchResult, personal_advice: bool) -> Reply {
+        let texts = &self.settings.reply;
+        let cfg = &self.settings.search;
+        let intro = if personal_advice {
+            &texts.advice_intro
+        } else {
+            &texts.answer_intro
+        };
+        let mut reply = self.reply(Outcome::Answer, "en", intro.replace("{title}", &best.title));
+        let weights = result.analyzed.term_weights();
+        let (text, trimmed) = excerpt::excerpt(&best.body, &weights, cfg.excerpt_chars);
+        reply.passage = Some(Shown {
+            id: best.id.clone(),
+            title: best.title.clone(),
+            text,
+            read_more: trimmed.then(|| {
+                texts
+                    .read_more
+                    .replace("{title}", &best.title)
+                    .replace("{id}", &best.id)
+            }),
+            link: best
+                .link
+                .as_deref()
+                .and_then(|l| self.settings.content_link(l)),
+        });
+        reply.related = result.hits[1..]
+            .iter()
+            .filter(|h| h.score >= best.score * cfg.related_ratio && h.coverage >= cfg.min_coverage)
+            .take(3)
+            .map(|h| Related {
+                id: h.id.clone(),
+                title: h.title.clone(),
+            })
+            .collect();
         reply
     }
 

@@ -13,8 +13,8 @@ use super::{english, terms_of};
 use crate::content::Synonyms;
 use crate::text::{edit_distance, words};
 
-/// At most this many words of a message are searched: enough for any real question, and a
-/// bound on the work a 20,000-character message can cause.
+/// At most this many words of a message are searched (its first third and last two thirds):
+/// enough for any real question, and a bound on the work a 20,000-character message can cause.
 pub const MAX_QUERY_WORDS: usize = 48;
 
 /// How much a synonym counts compared with the word the user wrote.
@@ -225,10 +225,6 @@ const STOPWORDS: &[&str] = &[
     "said",
     "says",
     "told",
-    "ask",
-    "asked",
-    "question",
-    "questions",
     "wondering",
     "wonder",
     "think",
@@ -580,7 +576,13 @@ impl QueryAnalyzer {
     pub fn analyze(&self, text: &str) -> Analyzed {
         let mut out = Analyzed::default();
         let mut typed: Vec<String> = words(text);
-        typed.truncate(MAX_QUERY_WORDS);
+        if typed.len() > MAX_QUERY_WORDS {
+            // a long message mostly ends with its question ("…and now the scan shows new spots.
+            // is that why it stopped working?"): keep its start and its end
+            let tail = typed.split_off(typed.len() - MAX_QUERY_WORDS * 2 / 3);
+            typed.truncate(MAX_QUERY_WORDS - tail.len());
+            typed.extend(tail);
+        }
         // `fixed[i]` is the analysed term when a word was corrected to an index term directly
         let mut fixed: Vec<Option<String>> = vec![None; typed.len()];
         for (i, w) in typed.iter_mut().enumerate() {

@@ -38,7 +38,9 @@ pub struct Hit {
     pub kind: String,
     pub link: Option<String>,
     pub body: String,
-    /// The ranking score (BM25 over the boosted fields, adjusted by coverage).
+    /// The ranking score: BM25 over the boosted fields, adjusted by coverage, in units of the
+    /// index's largest inverse document frequency (that of a word in one passage), so that a
+    /// score means about the same on a guide of thirty passages as on one of thousands.
     pub score: f32,
     /// Weighted share of the question's concepts this passage contains, 0..1.
     pub coverage: f32,
@@ -62,6 +64,10 @@ pub struct SearchIndex {
     /// Passages by address, with score and coverage zero. Addresses stay valid because the
     /// reader never reloads: a changed index is a new `SearchIndex`.
     passages: Mutex<LruCache<DocAddress, Hit>>,
+    /// What BM25 scores are divided by: the inverse document frequency of a word found in one
+    /// passage. Scores grow with it (as the logarithm of the number of passages); divided, they
+    /// compare across contents, which the answer confidence needs.
+    score_unit: f32,
 }
 
 impl SearchIndex {
@@ -76,7 +82,11 @@ impl SearchIndex {
         let doc_freq = vocabulary(&searcher, &fields)?;
         // synonyms were validated when the index was built; a damaged payload only loses them
         let synonyms = Synonyms::parse(&meta.synonyms).unwrap_or_default();
-        let analyzer = QueryAnalyzer::new(synonyms, doc_freq, searcher.num_docs());
+        let num_docs = searcher.num_docs();
+        let analyzer = QueryAnalyzer::new(synonyms, doc_freq, num_docs);
+        // BM25's idf of a term in one of n documents: ln(1 + (n - 1 + 0.5) / (1 + 0.5))
+        let n = num_docs.max(1) as f32;
+        let score_unit = (1.0 + (n - 0.5) / 1.5).ln();
         Ok(SearchIndex {
             index,
             reader,
@@ -84,6 +94,7 @@ impl SearchIndex {
             analyzer,
             meta,
             passages: Mutex::new(LruCache::new(PASSAGE_CACHE)),
+            score_unit,
         })
     }
 
@@ -147,6 +158,7 @@ impl SearchIndex {
                 });
                 // a passage that answers more of the question beats one that repeats one word
                 // often
+                let score = score / self.score_unit;
                 (score * (0.25 + coverage).powi(2), coverage, address)
             })
             .collect();

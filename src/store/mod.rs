@@ -1,6 +1,6 @@
 //! The bot's durable state: the inbox of Telegram updates, the outbox of actions to perform,
-//! per-chat state, feedback, escalations to coordinators with the chats' transcripts, and a few
-//! meta values.
+//! per-chat state, feedback, escalations to coordinators with the chats' transcripts, the
+//! questions answered (for the editors' report, [`QuestionLog`]), and a few meta values.
 //!
 //! Why it exists: teloxide confirms an update before its handler finishes, so a crash would lose
 //! it (see RELIABILITY.md). The bot therefore writes each update to the inbox before confirming
@@ -19,10 +19,12 @@
 
 mod error;
 mod escalations;
+mod questions;
 mod schema;
 mod sqlite;
 
 pub use error::{StoreError, StoreResult};
+pub use questions::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog};
 pub use sqlite::SqliteStore;
 
 use crate::telegram::action::Action;
@@ -218,13 +220,19 @@ impl Role {
 }
 
 /// What answering one message leaves behind.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AnswerRecord {
     pub chat_id: i64,
     /// Lines for the chat's transcript (none for a group).
     pub transcript: Vec<TranscriptEntry>,
     /// The chat's count of consecutive unmatched messages, this one included.
     pub no_match_streak: u32,
+    /// The message as the editors' report counts it, when a caregiver typed it (not a button or
+    /// a command).
+    pub question: Option<AskedQuestion>,
+    /// A suggestion the caregiver chose (a passage id): marked on the chat's latest question
+    /// that offered it.
+    pub chosen: Option<String>,
 }
 
 /// A handled update to complete ([`Store::complete_updates`]).
@@ -511,8 +519,8 @@ pub trait Store: Send + Sync {
     // ---- Privacy and upkeep ----
 
     /// Deletes everything about a chat (inbox rows with their bodies, queued actions for it,
-    /// its row, its feedback, its transcript, its escalations, open or closed, with their
-    /// relayed-message map) and makes sure the text is gone from the files on disk, not just
+    /// its row, its feedback, its transcript, its questions, its escalations, open or closed,
+    /// with their relayed-message map) and makes sure the text is gone from the files on disk, not just
     /// unreachable. Actions queued for *other* chats (e.g. an escalation card in the
     /// coordinators' group) are not touched. Close and announce an open escalation first: after
     /// this, nothing links its topic or card to the chat.
@@ -520,8 +528,9 @@ pub trait Store: Send + Sync {
 
     /// Retention: deletes handled inbox rows, feedback, chat rows and transcript lines older
     /// than `cutoff` (unix milliseconds), and escalations closed before it with their relayed-
-    /// message map. Pending updates, queued actions, open escalations and the update offset are
-    /// kept. Returns how many rows were deleted.
+    /// message map; erases the text and chat of older questions (their outcome, passages and
+    /// time stay, for counts). Pending updates, queued actions, open escalations and the update
+    /// offset are kept. Returns how many rows were deleted or erased.
     fn purge_older_than(&self, cutoff: i64) -> StoreResult<u64>;
 
     /// Whether the database passes its own integrity check.

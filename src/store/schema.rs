@@ -130,4 +130,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX relays_group ON relays (group_message_id);
     CREATE INDEX relays_caregiver ON relays (escalation_id, caregiver_message_id);
     "#,
+    // 3: the questions the engine answered, for the editors' report (`faqbot report`).
+    r#"
+    -- One row per message the engine answered (not buttons or commands). text is kept only for
+    -- the outcomes editors read (answer, suggest, no_match). Retention erases text and chat_id
+    -- and keeps the rest, which then counts outcomes without pointing at anyone; /forget
+    -- deletes the chat's rows. offered: for suggest, the passage ids offered, best first,
+    -- separated by spaces (ids have none); chosen: the one the caregiver then picked.
+    CREATE TABLE questions (
+        id         INTEGER PRIMARY KEY,
+        chat_id    INTEGER,
+        at         INTEGER NOT NULL,
+        outcome    TEXT NOT NULL,
+        text       TEXT,
+        passage_id TEXT,
+        offered    TEXT,
+        confidence REAL,
+        chosen     TEXT
+    );
+    CREATE INDEX questions_at ON questions (at);
+    CREATE INDEX questions_chat ON questions (chat_id, at);
+    "#,
 ];

@@ -11,6 +11,7 @@ use rusqlite::{
 };
 
 use super::escalations;
+use super::questions;
 use super::schema::MIGRATIONS;
 use super::{
     AnswerRecord, ChatState, Completion, Escalation, InboxItem, NewEscalation, NewUpdate,
@@ -213,10 +214,17 @@ pub(super) fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-/// Appends an answer's transcript lines and sets the chat's no-match streak.
+/// Appends an answer's transcript lines, logs its question or the suggestion chosen, and sets
+/// the chat's no-match streak.
 fn write_answer(conn: &Connection, answer: &AnswerRecord) -> rusqlite::Result<()> {
     for entry in &answer.transcript {
         escalations::insert_transcript(conn, answer.chat_id, entry)?;
+    }
+    if let Some(q) = &answer.question {
+        questions::insert(conn, answer.chat_id, q)?;
+    }
+    if let Some(passage) = &answer.chosen {
+        questions::choose(conn, answer.chat_id, passage)?;
     }
     write_streak(conn, answer.chat_id, answer.no_match_streak)
 }
@@ -637,6 +645,7 @@ impl Store for SqliteStore {
                 ids,
             )?;
             escalations::migrate_chat(&tx, old_chat_id, new_chat_id)?;
+            questions::migrate_chat(&tx, old_chat_id, new_chat_id)?;
             tx.commit()
         })
     }
@@ -794,6 +803,7 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM chats WHERE chat_id = ?1", [chat_id])?;
             tx.execute("DELETE FROM feedback WHERE chat_id = ?1", [chat_id])?;
             escalations::forget_chat(&tx, chat_id)?;
+            questions::forget_chat(&tx, chat_id)?;
             tx.commit()?;
             // secure_delete zeroed the rows in the new page images, but the old images are
             // still in the -wal file (and, if checkpointed before, in the .db file) until a
@@ -819,6 +829,7 @@ impl Store for SqliteStore {
             deleted += tx.execute("DELETE FROM feedback WHERE created_at < ?1", [cutoff])?;
             deleted += tx.execute("DELETE FROM chats WHERE last_seen < ?1", [cutoff])?;
             deleted += escalations::purge_older_than(&tx, cutoff)?;
+            deleted += questions::purge_older_than(&tx, cutoff)?;
             tx.commit()?;
             let complete = deleted == 0 || checkpoint_truncate(conn)?;
             Ok((deleted as u64, complete))

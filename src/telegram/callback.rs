@@ -8,6 +8,7 @@
 //! | `Feedback { helpful: true, passage }` | `f:y:<passage id>` |
 //! | `Feedback { helpful: false, passage }` | `f:n:<passage id>` |
 //! | `Read(id)` | `r:<passage id>` |
+//! | `Choose(id)` (a suggestion chosen) | `s:<passage id>` |
 //! | `Topics(page)` | `t:<page>` (decimal, no leading zeros) |
 //! | `Forget { confirm: true }` / `false` | `g:y` / `g:n` |
 //! | `Human(Ask::Asked)` / `NoMatch` / `NotHelpful` | `h` / `h:m` / `h:u` |
@@ -31,6 +32,9 @@ pub enum Callback {
     Feedback { helpful: bool, passage: String },
     /// Show a whole passage.
     Read(String),
+    /// Show a passage offered among suggestions ("which of these do you mean?"): as `Read`,
+    /// and recorded as the suggestion chosen, for the editors' report.
+    Choose(String),
     /// A page of the topic list, counted from 0.
     Topics(u32),
     /// `/forget`: `confirm: true` erases the user's data, `false` cancels.
@@ -97,6 +101,7 @@ impl Callback {
                 format!("f:{}:{passage}", if *helpful { 'y' } else { 'n' })
             }
             Callback::Read(id) => format!("r:{id}"),
+            Callback::Choose(id) => format!("s:{id}"),
             Callback::Topics(page) => format!("t:{page}"),
             Callback::Forget { confirm } => format!("g:{}", if *confirm { 'y' } else { 'n' }),
             Callback::Human(ask) => format!("h{}", ask.suffix()),
@@ -138,6 +143,9 @@ impl Callback {
         }
         if let Some(id) = data.strip_prefix("r:") {
             return passage(id).map(Callback::Read);
+        }
+        if let Some(id) = data.strip_prefix("s:") {
+            return passage(id).map(Callback::Choose);
         }
         if let Some(page) = data.strip_prefix("t:") {
             return parse_page(page).map(Callback::Topics);
@@ -204,6 +212,8 @@ mod tests {
             Callback::Read("faq-second-opinion".into()),
             Callback::Read(longest),
             Callback::Read("x".into()),
+            Callback::Choose("faq-when-to-stop".into()),
+            Callback::Choose("a".repeat(MAX_ID_LEN)),
             Callback::Topics(0),
             Callback::Topics(7),
             Callback::Topics(u32::MAX),
@@ -245,6 +255,7 @@ mod tests {
             "f:y:adc"
         );
         assert_eq!(Callback::Read("adc".into()).encode(), "r:adc");
+        assert_eq!(Callback::Choose("adc".into()).encode(), "s:adc");
         assert_eq!(Callback::Topics(3).encode(), "t:3");
         assert_eq!(Callback::Forget { confirm: true }.encode(), "g:y");
         assert_eq!(Callback::Human(Ask::Asked).encode(), "h");
@@ -286,6 +297,10 @@ mod tests {
             "r:a:b",
             "r:<b>",
             "r:a\0",
+            "s:",
+            "s:A",
+            "s:a b",
+            "s:../x",
             "t:",
             "t:-1",
             "t:+1",
@@ -318,6 +333,7 @@ mod tests {
         for id in bad {
             for cb in [
                 Callback::Read(id.clone()),
+                Callback::Choose(id.clone()),
                 Callback::Feedback {
                     helpful: false,
                     passage: id.clone(),

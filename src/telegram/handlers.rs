@@ -15,9 +15,9 @@ use super::action::{Action, Button, OutMessage};
 use super::callback::{Ask, Callback};
 use super::escalation::{self, CloseKind, GroupCommand};
 use super::render;
-use crate::core::{Alarm, Outcome, SharedEngine};
+use crate::core::{Alarm, Outcome, Reply, SharedEngine};
 use crate::settings::Settings;
-use crate::store::{AnswerRecord, Role, Store};
+use crate::store::{AnswerRecord, AskedQuestion, Role, Store};
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -226,7 +226,7 @@ async fn on_command(msg: Message, cmd: Command, ctx: Ctx) -> Out {
             ]];
             vec![say(&msg, &t.forget_confirm, keyboard)]
         }
-        Command::Read(id) => answer(&ctx, &msg, &format!("/read {}", id.trim())).0,
+        Command::Read(id) => answer(&ctx, &msg, &format!("/read {}", id.trim()), Log::Read).0,
     })
 }
 
@@ -269,7 +269,8 @@ async fn on_text(msg: Message, text: String, me: Me, ctx: Ctx) -> Out {
     // in groups the bot is addressed by name; the name is not part of the question
     let mention = format!("@{}", me.username());
     let question = text.replace(&mention, " ");
-    let (mut actions, outcome, no_match_streak, alarm) = answer(&ctx, &msg, &question);
+    let (mut actions, outcome, no_match_streak, alarm) =
+        answer(&ctx, &msg, &question, Log::Question);
     if is_private(&msg) {
         match outcome {
             Outcome::Emergency => {
@@ -298,11 +299,29 @@ async fn on_text(msg: Message, text: String, me: Me, ctx: Ctx) -> Out {
     Ok(actions)
 }
 
-/// The core's reply to `question`, rendered, with the no-match streak and the transcript kept
-/// for escalation.
-/// The engine's reply to a message as actions, with its outcome, the chat's no-match streak and,
-/// for an emergency, what the emergency check found.
-fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome, u32, Option<Alarm>) {
+/// What an answered message leaves in the editors' log.
+enum Log {
+    /// A message the caregiver typed: logged as a question.
+    Question,
+    /// A passage asked for by `/read` or a button: not a question.
+    Read,
+    /// A suggestion chosen (the passage id).
+    Chosen(String),
+}
+
+/// The core's reply to `question`, rendered, with the no-match streak, the transcript kept for
+/// escalation and the editors' log, and, for an emergency, what the emergency check found.
+///
+/// The streak counts messages in a row that found nothing, to offer a coordinator after two.
+/// A `suggest` reply neither adds to it nor ends it: the caregiver was offered passages and a
+/// coordinator in the same message, and whether that helped shows in what they do next
+/// (choosing a suggestion shows a passage, which ends the streak).
+fn answer(
+    ctx: &Ctx,
+    msg: &Message,
+    question: &str,
+    log: Log,
+) -> (Vec<Action>, Outcome, u32, Option<Alarm>) {
     let started = Instant::now();
     let engine = ctx.engine.get();
     let reply = engine.answer(question);
@@ -336,20 +355,31 @@ fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome, u3
     if ctx.settings.log.message_text {
         tracing::info!(text = question, "message text (log.message_text is on)");
     }
-    let streak = match reply.outcome {
-        Outcome::NoMatch => ctx.store.chat_state(chat).map_or_else(
+    let current = || {
+        ctx.store.chat_state(chat).map_or_else(
             |e| {
                 tracing::warn!(error = %e, "cannot read the no-match streak");
-                1
+                0
             },
-            |s| s.no_match_streak + 1,
-        ),
+            |s| s.no_match_streak,
+        )
+    };
+    let streak = match reply.outcome {
+        Outcome::NoMatch => current() + 1,
+        Outcome::Suggest => current(),
         _ => 0,
+    };
+    let (asked, chosen) = match log {
+        Log::Question => (Some(asked_question(&reply, question)), None),
+        Log::Read => (None, None),
+        Log::Chosen(id) => (None, Some(id)),
     };
     let record = AnswerRecord {
         chat_id: chat,
         transcript,
         no_match_streak: streak,
+        question: asked,
+        chosen,
     };
     if reply.escalate {
         // an escalation may open in this update, and its card shows the transcript: now
@@ -366,6 +396,20 @@ fn answer(ctx: &Ctx, msg: &Message, question: &str) -> (Vec<Action>, Outcome, u3
         .map(Action::Send)
         .collect();
     (actions, reply.outcome, streak, reply.alarm)
+}
+
+/// A typed message and the reply to it, as the editors' log keeps it (the store keeps the text
+/// only for the outcomes editors read).
+fn asked_question(reply: &Reply, text: &str) -> AskedQuestion {
+    AskedQuestion {
+        at: now_ms(),
+        outcome: reply.outcome.as_str().to_string(),
+        text: Some(text.trim().to_string()),
+        passage_id: reply.passage.as_ref().map(|p| p.id.clone()),
+        offered: reply.suggestions.iter().map(|s| s.id.clone()).collect(),
+        confidence: reply.confidence,
+        chosen: None,
+    }
 }
 
 async fn on_other_message(msg: Message, ctx: Ctx) -> Out {
@@ -440,7 +484,13 @@ async fn on_callback(q: CallbackQuery, ctx: Ctx) -> Out {
         }
         Callback::Read(id) => {
             let mut actions = vec![ack(None)];
-            actions.extend(answer(&ctx, &msg, &format!("/read {id}")).0);
+            actions.extend(answer(&ctx, &msg, &format!("/read {id}"), Log::Read).0);
+            actions
+        }
+        Callback::Choose(id) => {
+            let mut actions = vec![ack(None)];
+            let read = format!("/read {id}");
+            actions.extend(answer(&ctx, &msg, &read, Log::Chosen(id)).0);
             actions
         }
         Callback::Topics(page) => vec![ack(None), topics(&ctx, chat, thread, page, Some(msg.id.0))],

@@ -761,9 +761,19 @@ pub fn handoff_row(handoff_label: &str, handoff_url: &str, coordinator: &str) ->
 }
 
 /// The keyboard under a reply: for an answer, Helpful / Not helpful and one row per related
-/// passage; for every reply, the [`handoff_row`] last.
+/// passage; for suggestions, one row per passage offered ([`Callback::Choose`]); for every
+/// reply, the [`handoff_row`] last.
 pub fn reply_keyboard(reply: &Reply, labels: &Labels) -> Vec<Vec<Button>> {
     let mut rows = Vec::new();
+    if reply.outcome == Outcome::Suggest {
+        for s in reply.suggestions.iter().filter(|s| is_passage_id(&s.id)) {
+            let text = button_text(&s.title, &s.id);
+            rows.push(vec![callback_button(
+                &text,
+                &Callback::Choose(s.id.clone()),
+            )]);
+        }
+    }
     if let (Outcome::Answer, Some(p)) = (reply.outcome, &reply.passage) {
         if is_passage_id(&p.id) {
             let feedback = |helpful| Callback::Feedback {
@@ -794,9 +804,10 @@ pub fn render_reply(reply: &Reply, chat_id: i64, thread_id: Option<i32>) -> Vec<
 }
 
 /// A reply as Telegram messages: the opening line (in italics when it introduces a passage),
-/// the passage (list items as bullets), the read-more line and the link, then the disclaimer
-/// (in italics) and the way to a coordinator, whole, at the end of the last message, which also
-/// carries the [`reply_keyboard`].
+/// the passage (list items as bullets), the read-more line and the link, or for suggestions
+/// their titles as bullets and the offer of a coordinator, then the disclaimer (in italics) and
+/// the way to a coordinator, whole, at the end of the last message, which also carries the
+/// [`reply_keyboard`].
 pub fn render_reply_with(
     reply: &Reply,
     chat_id: i64,
@@ -818,6 +829,17 @@ pub fn render_reply_with(
         if let Some(link) = &p.link {
             builder = builder.block(Block::new().link(link, link));
         }
+    }
+    if !reply.suggestions.is_empty() {
+        let titles: Vec<String> = reply
+            .suggestions
+            .iter()
+            .map(|s| format!("• {}", s.title))
+            .collect();
+        builder = builder.block(Block::new().bold(&titles.join("\n")));
+    }
+    if !reply.offer.trim().is_empty() {
+        builder = builder.blocks(paragraphs(&reply.offer, Style::Plain));
     }
     let mut tail = Block::new().italic(reply.disclaimer.trim());
     if !reply.handoff.trim().is_empty() {
@@ -1025,6 +1047,8 @@ mod tests {
             language: "en".into(),
             message: message.into(),
             passage,
+            suggestions: Vec::new(),
+            offer: String::new(),
             related_intro: "Related topics:".into(),
             related: Vec::new(),
             disclaimer: DISCLAIMER.into(),
@@ -1032,6 +1056,7 @@ mod tests {
             handoff_url: "https://example.org/contact?a=1&b=2".into(),
             handoff_label: "Contact us".into(),
             passages: Vec::new(),
+            confidence: None,
             personal_advice: false,
             escalate: false,
             alarm: None,
@@ -1273,6 +1298,74 @@ mod tests {
         assert_eq!(
             reply_keyboard(&reply(Outcome::Answer, "x", None), &Labels::default()).len(),
             1
+        );
+    }
+
+    #[test]
+    fn suggestions_are_listed_and_offered_as_buttons_with_a_coordinator() {
+        let mut r = reply(
+            Outcome::Suggest,
+            "I’m not sure which of these you mean. Tap the one closest to your question:",
+            None,
+        );
+        r.offer = "If none of them is what you asked, a coordinator can help.".into();
+        let long = "What Should Patients Know About Continuing Cancer Treatment When Cure Is Not Possible?";
+        r.suggestions = vec![
+            Related {
+                id: "faq-when-to-stop".into(),
+                title: "Is there a point where <immunotherapy> no longer makes sense?".into(),
+            },
+            Related {
+                id: "related-continuing-treatment".into(),
+                title: long.into(),
+            },
+            Related {
+                id: "Not_Sendable".into(),
+                title: "Left out of the buttons".into(),
+            },
+        ];
+        let messages = render_reply(&r, 5, None);
+        let visible = check_all(&messages, MAX_TEXT_UNITS);
+        assert_eq!(messages.len(), 1);
+        let text = &visible[0];
+        assert!(
+            text.starts_with("I’m not sure which of these you mean."),
+            "{text}"
+        );
+        assert!(
+            text.contains("• Is there a point where <immunotherapy> no longer makes sense?"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("• {long}")),
+            "titles whole in the text: {text}"
+        );
+        assert!(text.contains("a coordinator can help"), "{text}");
+        assert!(
+            text.ends_with(&format!("{DISCLAIMER}\n{HANDOFF}")),
+            "{text}"
+        );
+        assert!(messages[0].html.contains("&lt;immunotherapy&gt;"));
+        let kb = &messages[0].keyboard;
+        assert_eq!(
+            kb.len(),
+            3,
+            "two sendable suggestions and the way to a person"
+        );
+        assert_eq!(
+            callbacks(&kb[0]),
+            vec![Some(Callback::Choose("faq-when-to-stop".into()))]
+        );
+        assert_eq!(
+            callbacks(&kb[1]),
+            vec![Some(Callback::Choose(
+                "related-continuing-treatment".into()
+            ))]
+        );
+        assert!(kb[1][0].text.ends_with('…'));
+        assert_eq!(
+            callbacks(&kb[2]),
+            vec![None, Some(Callback::Human(Ask::Asked))]
         );
     }
 

@@ -85,11 +85,20 @@ fn the_engine_answers_every_bad_input_with_the_disclaimer() {
 fn empty_and_punctuation_only_messages_ask_for_a_question() {
     let bot = Shipped::new();
     let empty = &bot.engine.settings().reply.empty;
-    for input in ["", "   ", "\0", "?!", "\u{1f64f}\u{1f64f}", "*"] {
+    for input in ["", "   ", "\0", "?!", "\u{1f4a4}", "*"] {
         let reply = bot.answer(input);
         assert_eq!(&reply.message, empty, "{input:?}");
         assert!(
             reply.passage.is_none() && reply.passages.is_empty(),
+            "{input:?}"
+        );
+    }
+    // folded hands or a thumbs up alone say thanks
+    for input in ["\u{1f64f}\u{1f64f}", "\u{1f44d}"] {
+        let reply = bot.answer(input);
+        assert_eq!(
+            reply.message,
+            bot.engine.settings().reply.thanks,
             "{input:?}"
         );
     }

@@ -138,7 +138,7 @@ fn fake() -> FakeTelegram {
 }
 
 /// Waits until `chat` received at least `n` messages, and returns them.
-fn wait_messages(fake: &FakeTelegram, chat: i64, n: usize) -> Vec<SentMessage> {
+pub fn wait_messages(fake: &FakeTelegram, chat: i64, n: usize) -> Vec<SentMessage> {
     let ok = fake.wait_until(WAIT, |f| f.messages_to(chat).len() >= n);
     let got = fake.messages_to(chat);
     assert!(
@@ -151,7 +151,7 @@ fn wait_messages(fake: &FakeTelegram, chat: i64, n: usize) -> Vec<SentMessage> {
 }
 
 /// Waits until the bot has been idle long enough for an unexpected extra message to show.
-fn settle(fake: &FakeTelegram) {
+pub fn settle(fake: &FakeTelegram) {
     let polls = fake.get_updates_offsets().len();
     // two more polls after the last update: everything handled has been sent
     fake.wait_until(WAIT, |f| {
@@ -159,7 +159,7 @@ fn settle(fake: &FakeTelegram) {
     });
 }
 
-fn buttons(m: &SentMessage) -> Vec<(String, Option<String>, Option<String>)> {
+pub fn buttons(m: &SentMessage) -> Vec<(String, Option<String>, Option<String>)> {
     let rows = m
         .reply_markup
         .as_ref()
@@ -177,7 +177,7 @@ fn buttons(m: &SentMessage) -> Vec<(String, Option<String>, Option<String>)> {
         .collect()
 }
 
-fn footer_ok(m: &SentMessage) -> bool {
+pub fn footer_ok(m: &SentMessage) -> bool {
     m.visible.contains("not medical advice") && m.visible.contains("/human")
 }
 
@@ -298,6 +298,93 @@ fn no_match_and_emergency() {
     let e = &wait_messages(&fake, 302, 1)[0];
     assert!(e.visible.contains("emergency number"), "{}", e.visible);
     assert!(footer_ok(e));
+}
+
+/// Thresholds that make a question of middling confidence a `suggest` whatever the calibration
+/// of the day: "when is it time to stop treatment" finds related passages, none confidently.
+pub const SUGGEST_ENV: [(&str, &str); 2] = [
+    ("FAQBOT_SEARCH__ANSWER_CONFIDENCE", "0.9"),
+    ("FAQBOT_SEARCH__SUGGEST_CONFIDENCE", "0.2"),
+];
+pub const SUGGEST_QUESTION: &str = "when is it time to stop treatment";
+
+#[test]
+fn suggestions_are_buttons_and_a_chosen_one_comes_with_the_disclaimer() {
+    let fake = fake();
+    let home = Home::shipped();
+    let settings = home.settings(&fake, &SUGGEST_ENV);
+    let intro = settings.reply.suggest.clone();
+    let _bot = Bot::start(settings);
+    fake.push_text(451, 451, SUGGEST_QUESTION);
+    let offer = wait_messages(&fake, 451, 1).remove(0);
+    assert_eq!(offer.parse_mode.as_deref(), Some("HTML"));
+    assert!(offer.visible.starts_with(&intro), "{}", offer.visible);
+    assert!(
+        offer.visible.contains("a coordinator can help"),
+        "{}",
+        offer.visible
+    );
+    assert!(footer_ok(&offer), "{}", offer.visible);
+    let data = offer.callback_data();
+    let chosen: Vec<&str> = data.iter().filter_map(|d| d.strip_prefix("s:")).collect();
+    assert!(
+        (1..=3).contains(&chosen.len()),
+        "one to three suggestions: {data:?}"
+    );
+    assert!(data.iter().all(|d| d.len() <= 64), "{data:?}");
+    assert!(data.contains(&"h".to_string()), "a coordinator: {data:?}");
+    assert!(
+        !data.iter().any(|d| d.starts_with("f:")),
+        "no feedback on suggestions: {data:?}"
+    );
+    // every suggestion's title is in the text, as a bullet
+    let titles: Vec<String> = buttons(&offer)
+        .into_iter()
+        .filter(|(_, d, _)| d.as_deref().is_some_and(|d| d.starts_with("s:")))
+        .map(|(t, _, _)| t.trim_end_matches('…').to_string())
+        .collect();
+    for t in &titles {
+        assert!(
+            offer.visible.contains(&format!("• {t}")),
+            "{t}: {}",
+            offer.visible
+        );
+    }
+    // the second suggestion, pressed: its whole passage, with the disclaimer and feedback
+    let pick = chosen.last().expect("a suggestion").to_string();
+    fake.push_callback(451, 451, offer.message_id, &format!("s:{pick}"));
+    let passage = wait_messages(&fake, 451, 2).remove(1);
+    assert!(footer_ok(&passage), "{}", passage.visible);
+    let engine = crate::helpers::Shipped::new();
+    let body = engine.answer(&format!("/read {pick}"));
+    let first_line = body
+        .passage
+        .as_ref()
+        .expect("the passage")
+        .text
+        .lines()
+        .next()
+        .unwrap_or_default();
+    assert!(
+        passage
+            .visible
+            .contains(first_line.trim_start_matches("- ")),
+        "{}",
+        passage.visible
+    );
+    assert!(
+        passage.callback_data().contains(&format!("f:n:{pick}")),
+        "{:?}",
+        passage.callback_data()
+    );
+    assert!(fake.wait_until(WAIT, |f| !f.sent("answerCallbackQuery").is_empty()));
+    // the store knows which was chosen
+    use faqbot::store::QuestionLog;
+    let store = home.store();
+    assert!(fake.wait_until(WAIT, |_| store
+        .questions_between(0, i64::MAX)
+        .map(|q| q.len() == 1 && q[0].question.chosen.as_deref() == Some(pick.as_str()))
+        .unwrap_or(false)));
 }
 
 #[test]

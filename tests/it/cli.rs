@@ -49,7 +49,13 @@ fn ask_json_prints_exactly_one_object_in_the_contract_shape() {
     let json = &run.json_lines()[0];
     assert_eq!(
         keys(json),
-        BTreeSet::from(["outcome", "reply", "language", "passages"])
+        BTreeSet::from(["outcome", "reply", "language", "passages", "confidence"])
+    );
+    assert!(
+        json["confidence"]
+            .as_f64()
+            .is_some_and(|c| (0.0..=1.0).contains(&c)),
+        "{json}"
     );
     assert_eq!(json["outcome"], "answer");
     assert_eq!(json["language"], "en");
@@ -60,7 +66,7 @@ fn ask_json_prints_exactly_one_object_in_the_contract_shape() {
     for p in passages {
         assert_eq!(
             keys(p),
-            BTreeSet::from(["id", "title", "score", "text"]),
+            BTreeSet::from(["id", "title", "score", "coverage", "text"]),
             "{p}"
         );
         assert!(p["id"].is_string() && p["title"].is_string() && p["text"].is_string());
@@ -109,7 +115,8 @@ fn ask_json_without_a_question_answers_each_stdin_line_in_order() {
             "handoff",
             "no_match",
             "emergency",
-            "answer"
+            // a lay phrase matched through a synonym in one body only: offered, not asserted
+            "suggest"
         ],
         "{}",
         run.stdout
@@ -122,11 +129,12 @@ fn ask_json_without_a_question_answers_each_stdin_line_in_order() {
     assert_eq!(lines[7]["passages"][0]["id"], "neuropathy");
     let footer = footer();
     for (n, line) in lines.iter().enumerate() {
-        assert_eq!(
-            keys(line),
-            BTreeSet::from(["outcome", "reply", "language", "passages"]),
-            "line {n}"
-        );
+        // the confidence is there when a search ran
+        let mut expected = BTreeSet::from(["outcome", "reply", "language", "passages"]);
+        if [2, 3, 5, 7].contains(&n) {
+            expected.insert("confidence");
+        }
+        assert_eq!(keys(line), expected, "line {n}");
         let reply = line["reply"].as_str().expect("reply");
         assert!(reply.ends_with(&footer), "line {n}: {reply}");
     }

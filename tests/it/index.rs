@@ -20,8 +20,9 @@ fn engine(f: &Fixture, index: SearchIndex) -> Engine {
     Engine::new(index, f.settings()).expect("engine")
 }
 
+/// The passage the engine finds first for `q` (given as the answer or offered first).
 fn shown(engine: &Engine, q: &str) -> Option<String> {
-    engine.answer(q).passage.map(|p| p.id)
+    engine.answer(q).passages.first().map(|p| p.id.clone())
 }
 
 #[test]

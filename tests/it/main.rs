@@ -23,5 +23,6 @@ mod ops;
 mod privacy;
 mod props;
 mod quality;
+mod report;
 mod search;
 mod tg_html;

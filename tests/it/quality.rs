@@ -1,6 +1,9 @@
-//! A quality gate on our own held-out questions (`tests/quality/holdout.jsonl`, written apart
-//! from the search tuning): a change that makes answers worse for caregivers fails here, not in
-//! a later evaluation. The thresholds sit a little under the measured figures in the README.
+//! A quality gate on question sets written apart from the search tuning: our own held-out
+//! questions (`tests/quality/holdout.jsonl`) and the first blind set (`eval/questions_A.jsonl`,
+//! written by someone who had only the list of topics; it also calibrated the answer confidence,
+//! so its figures are not a measure of generalisation, only a guard against regressions). A
+//! change that makes answers worse for caregivers fails here, not in a later evaluation. The
+//! thresholds sit a little under the figures in the README.
 
 use faqbot::core::Outcome;
 
@@ -12,85 +15,154 @@ struct Item {
     expect_any: Vec<String>,
 }
 
-fn items() -> Vec<Item> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/quality/holdout.jsonl");
-    let text = std::fs::read_to_string(path).expect("holdout set readable");
+fn items(file: &str) -> Vec<Item> {
+    let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("holdout line is JSON");
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
             Item {
                 q: v["q"].as_str().expect("q").to_string(),
                 kind: v["type"].as_str().expect("type").to_string(),
                 expect_any: v["expect_any"]
                     .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(str::to_lowercase))
-                            .collect()
-                    })
+                    .map(|a| a.iter().filter_map(|x| x.as_str().map(norm)).collect())
                     .unwrap_or_default(),
             }
         })
         .collect()
 }
 
-/// Typographic quotes and dashes as the evaluation harness unifies them.
+/// Lower case, typographic quotes and dashes unified, whitespace collapsed, as the evaluation
+/// harness compares.
 fn norm(s: &str) -> String {
     s.to_lowercase()
         .replace(['\u{201c}', '\u{201d}'], "\"")
         .replace(['\u{2018}', '\u{2019}'], "'")
         .replace(['\u{2014}', '\u{2013}'], "-")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What the harness reports for the answerable questions of a set.
+#[derive(Debug)]
+struct Figures {
+    hit1: f64,
+    hit3: f64,
+    /// Right passage given as the answer, or offered among the first three.
+    helped: f64,
+    /// Right among the answers given.
+    precision: f64,
+    misses: Vec<String>,
+}
+
+impl Figures {
+    fn explain(&self) -> String {
+        format!(
+            "hit@1 {:.3}, hit@3 {:.3}, helped {:.3}, precision {:.3}; not first: {:?}",
+            self.hit1, self.hit3, self.helped, self.precision, self.misses
+        )
+    }
+}
+
+fn figures(shipped: &Shipped, items: &[Item]) -> Figures {
+    let answerable: Vec<&Item> = items.iter().filter(|i| i.kind == "answerable").collect();
+    let (mut first, mut top3, mut helped, mut given, mut right) = (0, 0, 0, 0, 0);
+    let mut misses = Vec::new();
+    for item in &answerable {
+        let reply = shipped.answer(&item.q);
+        let rank = reply.passages.iter().take(5).position(|p| {
+            let body = norm(&p.body);
+            item.expect_any.iter().any(|e| body.contains(e))
+        });
+        first += usize::from(rank == Some(0));
+        top3 += usize::from(rank.is_some_and(|r| r < 3));
+        match reply.outcome {
+            Outcome::Answer => {
+                given += 1;
+                right += usize::from(rank == Some(0));
+                helped += usize::from(rank == Some(0));
+            }
+            Outcome::Suggest => helped += usize::from(rank.is_some_and(|r| r < 3)),
+            _ => {}
+        }
+        if rank != Some(0) {
+            misses.push(item.q.clone());
+        }
+    }
+    let n = answerable.len() as f64;
+    Figures {
+        hit1: first as f64 / n,
+        hit3: top3 as f64 / n,
+        helped: helped as f64 / n,
+        precision: right as f64 / given.max(1) as f64,
+        misses,
+    }
 }
 
 #[test]
 fn held_out_questions_find_the_right_passage() {
     let shipped = Shipped::new();
-    let items = items();
-    let answerable: Vec<&Item> = items.iter().filter(|i| i.kind == "answerable").collect();
-    assert!(answerable.len() >= 50, "the held-out set shrank");
-    let mut first = 0;
-    let mut top3 = 0;
-    let mut answered = 0;
-    let mut misses = Vec::new();
-    for item in &answerable {
-        let reply = shipped.answer(&item.q);
-        answered += usize::from(reply.outcome == Outcome::Answer);
-        let rank = reply.passages.iter().take(5).position(|p| {
-            item.expect_any
-                .iter()
-                .any(|e| norm(&p.body).contains(&norm(e)))
-        });
-        match rank {
-            Some(0) => first += 1,
-            Some(r) if r < 3 => {}
-            _ => misses.push(item.q.clone()),
-        }
-        top3 += usize::from(rank.is_some_and(|r| r < 3));
-    }
-    let n = answerable.len() as f64;
-    let (hit1, hit3, rate) = (first as f64 / n, top3 as f64 / n, answered as f64 / n);
-    assert!(hit1 >= 0.88, "hit@1 {hit1:.3} (misses: {misses:?})");
-    assert!(hit3 >= 0.96, "hit@3 {hit3:.3} (misses: {misses:?})");
-    assert!(rate >= 0.95, "answered {rate:.3}");
+    let items = items("tests/quality/holdout.jsonl");
+    assert!(
+        items.iter().filter(|i| i.kind == "answerable").count() >= 50,
+        "the held-out set shrank"
+    );
+    let f = figures(&shipped, &items);
+    let why = f.explain();
+    assert!(f.hit1 >= 0.88, "{why}");
+    assert!(f.hit3 >= 0.96, "{why}");
+    assert!(f.helped >= 0.90, "{why}");
+    assert!(f.precision >= 0.90, "{why}");
+}
+
+#[test]
+fn the_first_blind_set_keeps_its_figures() {
+    let shipped = Shipped::new();
+    let items = items("eval/questions_A.jsonl");
+    let f = figures(&shipped, &items);
+    let why = f.explain();
+    assert!(f.hit1 >= 0.82, "{why}");
+    assert!(f.helped >= 0.83, "{why}");
+    assert!(f.precision >= 0.90, "{why}");
+    // nothing off the subject gets a passage, and smalltalk is recognised
+    other_kinds(&shipped, &items, 0.9);
 }
 
 #[test]
 fn held_out_other_kinds_get_their_outcome() {
     let shipped = Shipped::new();
-    for item in items().iter().filter(|i| i.kind != "answerable") {
+    other_kinds(&shipped, &items("tests/quality/holdout.jsonl"), 1.0);
+}
+
+/// Off-topic questions always get no passage; emergencies, requests for a person and foreign
+/// languages their outcome; greetings and thanks at least `smalltalk` of the time.
+fn other_kinds(shipped: &Shipped, items: &[Item], smalltalk: f64) {
+    let (mut greetings, mut recognised) = (0, 0);
+    for item in items.iter().filter(|i| i.kind != "answerable") {
         let reply = shipped.answer(&item.q);
         let ok = match item.kind.as_str() {
             "emergency" => reply.outcome == Outcome::Emergency,
             "off_topic" => {
                 matches!(reply.outcome, Outcome::NoMatch | Outcome::Handoff)
                     && reply.passage.is_none()
+                    && reply.suggestions.is_empty()
             }
-            "greeting" => reply.outcome == Outcome::Smalltalk,
+            "greeting" => {
+                greetings += 1;
+                recognised += usize::from(reply.outcome == Outcome::Smalltalk);
+                true
+            }
             "handoff_request" => reply.outcome == Outcome::Handoff,
             "non_english" => matches!(reply.outcome, Outcome::Language | Outcome::Answer),
             other => panic!("unknown kind {other}"),
         };
         assert!(ok, "{:?} got {:?}", item.q, reply.outcome);
+    }
+    if greetings > 0 {
+        let share = recognised as f64 / greetings as f64;
+        assert!(share >= smalltalk, "smalltalk {recognised}/{greetings}");
     }
 }
