@@ -109,7 +109,9 @@ fn expand_words(pattern: &str, words: &BTreeMap<String, Vec<String>>) -> Result<
         out = next;
     }
     if out.contains("@{") {
-        Err(format!("{pattern:?}: [words] nested more than 8 levels deep"))
+        Err(format!(
+            "{pattern:?}: [words] nested more than 8 levels deep"
+        ))
     } else {
         Ok(out)
     }
