@@ -73,6 +73,22 @@ pub enum Command {
     Cancel,
 }
 
+impl Command {
+    /// The command as typed, without its argument: what the update's span records.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Start(_) => "start",
+            Command::Topics => "topics",
+            Command::Human => "human",
+            Command::Privacy => "privacy",
+            Command::Forget => "forget",
+            Command::Help => "help",
+            Command::Read(_) => "read",
+            Command::Cancel => "cancel",
+        }
+    }
+}
+
 /// The handler tree.
 pub fn schema() -> dptree::Handler<'static, Out, DpHandlerDescription> {
     // the coordinators' group: only its members' commands and replies, never answered by search
@@ -176,10 +192,7 @@ pub fn handoff_row(ctx: &Ctx) -> Vec<Button> {
 async fn on_command(msg: Message, cmd: Command, ctx: Ctx) -> Out {
     let t = &ctx.settings.reply;
     let chat = msg.chat.id.0;
-    Span::current().record(
-        "command",
-        tracing::field::debug(std::mem::discriminant(&cmd)),
-    );
+    Span::current().record("command", cmd.name());
     Ok(match cmd {
         Command::Start(payload) => {
             let source = payload.trim();
@@ -563,6 +576,20 @@ pub async fn handle(tree: &Tree, update: Update, me: Me, ctx: Ctx) -> Vec<Action
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Logs name a command as it is typed ("read"), not by the `Debug` of its discriminant.
+    #[test]
+    fn commands_are_logged_by_name() {
+        for (typed, name) in [
+            ("/start", "start"),
+            ("/read adc", "read"),
+            ("/forget", "forget"),
+            ("/cancel", "cancel"),
+        ] {
+            let cmd = Command::parse(typed, "faqbot").expect("a command");
+            assert_eq!(cmd.name(), name);
+        }
+    }
 
     #[test]
     fn the_handler_tree_has_its_dependencies() {
