@@ -460,10 +460,7 @@ pub fn from_coordinator(ctx: &Ctx, msg: &Message) -> Out {
         }
         return Ok(built.into_iter().map(Action::Send).collect());
     }
-    let caption = match msg.caption() {
-        Some(c) => format!("<b>{}:</b>\n{}", render::escape(&label), render::escape(c)),
-        None => format!("<b>{}</b>", render::escape(&label)),
-    };
+    let caption = render::labelled_caption(&label, msg.caption());
     // stickers and some media take no caption: the label goes first as a message
     let captionable = msg.photo().is_some()
         || msg.document().is_some()

@@ -20,6 +20,9 @@ use crate::text::utf16_len;
 /// Telegram's limit on a message's visible text, in UTF-16 code units.
 pub const MAX_TEXT_UNITS: usize = 4096;
 
+/// Telegram's limit on a media caption's visible text, in UTF-16 code units.
+pub const MAX_CAPTION_UNITS: usize = 1024;
+
 /// Longest button text, in characters; longer titles are shortened with "…".
 pub const MAX_BUTTON_CHARS: usize = 60;
 
@@ -660,6 +663,25 @@ fn is_link_url(url: &str) -> bool {
         && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// The caption of a relayed photo or file: who sent it, in bold, then their own caption, cut
+/// so that the whole stays within Telegram's caption limit (a longer one is refused, and the
+/// relay with it).
+pub fn labelled_caption(label: &str, caption: Option<&str>) -> String {
+    let label = truncate_units(label.trim(), 100);
+    match caption.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => {
+            // the label, ":" and the line break come first
+            let room = MAX_CAPTION_UNITS.saturating_sub(utf16_len(&label) + 2);
+            format!(
+                "<b>{}:</b>\n{}",
+                escape(&label),
+                escape(&truncate_units(c, room))
+            )
+        }
+        None => format!("<b>{}</b>", escape(&label)),
+    }
+}
+
 /// `text` cut to at most `max` UTF-16 units, ending with "…" when cut.
 fn truncate_units(text: &str, max: usize) -> String {
     if utf16_len(text) <= max {
@@ -934,6 +956,25 @@ pub fn topics_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relayed_caption_fits_telegrams_caption_limit() {
+        let long = "é".repeat(3000);
+        let html = labelled_caption("Coordinator Anna", Some(&long));
+        let visible = html.replace("<b>", "").replace("</b>", "");
+        assert!(
+            utf16_len(&visible) <= MAX_CAPTION_UNITS,
+            "{}",
+            utf16_len(&visible)
+        );
+        assert!(visible.starts_with("Coordinator Anna:\n"));
+        assert!(visible.ends_with('…'));
+        assert_eq!(
+            labelled_caption("<Ann & Bo>", Some("x < y")),
+            "<b>&lt;Ann &amp; Bo&gt;:</b>\nx &lt; y"
+        );
+        assert_eq!(labelled_caption("Coordinator", None), "<b>Coordinator</b>");
+    }
     use crate::core::{Related, Shown};
     use crate::telegram::ButtonTarget;
 
