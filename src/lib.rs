@@ -6,6 +6,7 @@
 //! Telegram bot are thin layers over it.
 
 pub mod cli;
+pub mod clock;
 pub mod content;
 pub mod core;
 #[doc(hidden)]

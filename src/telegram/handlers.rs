@@ -163,11 +163,7 @@ fn addressed_to_us(msg: Message, me: Me) -> bool {
     mentioned || replied
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::clock::now_ms;
 
 fn thread_of(msg: &Message) -> Option<i32> {
     msg.thread_id.map(|t| t.0 .0)

@@ -18,11 +18,7 @@ use super::handlers::{handle, Ctx, Journal, Tree};
 use crate::metrics::Metrics;
 use crate::store::{AnswerRecord, Completion, InboxItem, NewUpdate, Store};
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use crate::clock::now_ms;
 
 /// The update's id and the chat it belongs to (0 when it names none), read from the raw JSON.
 pub fn describe(value: &serde_json::Value) -> Option<(i32, i64)> {

@@ -251,9 +251,7 @@ async fn reload_content(
 /// Deletes data older than the retention period, hourly.
 async fn purge(store: Arc<dyn Store>, retention_days: u32, mut stop: watch::Receiver<bool>) {
     loop {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now = crate::clock::now_ms();
         let cutoff = now - i64::from(retention_days) * 86_400_000;
         match store.purge_older_than(cutoff) {
             Ok(n) if n > 0 => tracing::info!(rows = n, "retention: old data deleted"),
