@@ -23,10 +23,10 @@
 use crate::search::Hit;
 
 /// The model's weights: `confidence = 1 / (1 + e^-(BIAS + COVERAGE·c + LEAD·ln(1 + s - s₂) + LOG_SCORE·ln s))`.
-const BIAS: f32 = -2.056;
-const COVERAGE: f32 = 1.959;
-const LEAD: f32 = 1.133;
-const LOG_SCORE: f32 = 0.605;
+const BIAS: f32 = -2.323;
+const COVERAGE: f32 = 1.941;
+const LEAD: f32 = 1.094;
+const LOG_SCORE: f32 = 0.664;
 
 /// Ranking scores are positive; this keeps the logarithm finite.
 const MIN_SCORE: f32 = 1e-3;

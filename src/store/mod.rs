@@ -390,7 +390,8 @@ pub trait Store: Send + Sync {
     fn set_no_match_streak(&self, chat_id: i64, n: u32) -> StoreResult<()>;
 
     /// What answering one message leaves behind, in one transaction: lines appended to the
-    /// chat's transcript, and its no-match streak.
+    /// chat's transcript, the question logged (or a suggestion marked chosen) for the editors'
+    /// report ([`QuestionLog`]), and the chat's no-match streak.
     fn record_answer(&self, answer: &AnswerRecord) -> StoreResult<()>;
 
     /// A group became a supergroup: moves the chat's row, inbox rows, feedback, transcript,
