@@ -11,8 +11,9 @@ use teloxide::payloads::{
 };
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    AllowedUpdate, BotCommand, CallbackQueryId, ChatId, InlineKeyboardButton, InlineKeyboardMarkup,
-    LinkPreviewOptions, Me, MessageId, ParseMode, ReplyParameters, ThreadId,
+    AllowedUpdate, BotCommand, CallbackQueryId, ChatFullInfoKind, ChatFullInfoPublicKind, ChatId,
+    InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Me, MessageId, ParseMode,
+    ReplyParameters, ThreadId,
 };
 use teloxide::{ApiError as TgApiError, Bot, RequestError};
 
@@ -95,7 +96,15 @@ pub struct Api {
     base: String,
     token: Secret,
     poll_timeout: u32,
+    /// Whether each group asked about is a forum, and when that was learnt.
+    forums: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<i64, (bool, std::time::Instant)>>,
+    >,
 }
+
+/// How long what getChat said about a group's topics is trusted: coordinators may turn topics
+/// on or off.
+const FORUM_FRESH: Duration = Duration::from_secs(600);
 
 impl Api {
     pub fn new(settings: &Settings) -> anyhow::Result<Api> {
@@ -116,7 +125,44 @@ impl Api {
             base,
             token,
             poll_timeout,
+            forums: std::sync::Arc::default(),
         })
+    }
+
+    /// Whether `chat_id` is a forum (a supergroup with topics on), from getChat, asked at most
+    /// every ten minutes: so that escalations in a plain group never call createForumTopic,
+    /// which Telegram refuses there.
+    pub async fn is_forum(&self, chat_id: i64) -> Result<bool, ApiError> {
+        let known = self
+            .forums
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&chat_id)
+            .copied();
+        if let Some((forum, _)) = known.filter(|(_, at)| at.elapsed() < FORUM_FRESH) {
+            return Ok(forum);
+        }
+        let chat = self
+            .bot
+            .get_chat(ChatId(chat_id))
+            .await
+            .map_err(|e| self.classify(e))?;
+        let forum = match &chat.kind {
+            ChatFullInfoKind::Public(p) => {
+                matches!(&p.kind, ChatFullInfoPublicKind::Supergroup(s) if s.is_forum)
+            }
+            ChatFullInfoKind::Private(_) => false,
+        };
+        self.learn_forum(chat_id, forum);
+        Ok(forum)
+    }
+
+    /// Remembers what Telegram said about a group's topics (e.g. "the chat is not a forum").
+    pub fn learn_forum(&self, chat_id: i64, forum: bool) {
+        self.forums
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(chat_id, (forum, std::time::Instant::now()));
     }
 
     /// Replaces the token wherever it might appear in a message.

@@ -428,6 +428,20 @@ async fn deliver(
             if known.is_some_and(|e| e.thread_id.is_some() || e.topic_failed) {
                 return Ok(Performed::default());
             }
+            // a plain group has no topics: ask before Telegram has to refuse
+            match api.is_forum(group).await {
+                Ok(false) => {
+                    log_store(
+                        "note the group has no topics",
+                        store.set_escalation_topic(*escalation, None, true),
+                    );
+                    return Ok(Performed::default());
+                }
+                Ok(true) => {}
+                Err(e) if e.is_transient() => return Err(e),
+                // getChat refused: try the topic, as before
+                Err(e) => tracing::warn!(error = %e, "cannot tell whether the group has topics"),
+            }
             match api.perform(action).await {
                 Ok(p) => {
                     log_store(
@@ -437,7 +451,8 @@ async fn deliver(
                     Ok(p)
                 }
                 Err(ApiError::NotForum) => {
-                    // a plain group: coordinators reply to the card instead
+                    // topics were turned off: coordinators reply to the card instead
+                    api.learn_forum(group, false);
                     log_store(
                         "note the group has no topics",
                         store.set_escalation_topic(*escalation, None, true),

@@ -226,6 +226,16 @@ fn plain_group_uses_a_card_and_replies_to_it() {
         copies_to(&fake, GROUP)[0]["reply_parameters"]["message_id"].as_i64(),
         Some(i64::from(card.message_id))
     );
+    // the bot asked whether the group has topics, and never had a call refused
+    assert!(fake.calls_of("createForumTopic").is_empty());
+    assert!(!fake.calls_of("getChat").is_empty());
+    let refused: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.status >= 400)
+        .map(|c| (c.method.clone(), c.status))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
 }
 
 #[test]
