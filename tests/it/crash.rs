@@ -103,11 +103,18 @@ fn twenty_kills_lose_nothing() {
     // one per kill; a process that answered twice, or resent finished work after every
     // restart, fails here.
     let mut repeats = 0;
+    //
+    // The fake stamps a request when it starts handling it, which can be a moment after the
+    // kill for a request the killed process had already written; IN_FLIGHT covers that moment.
+    // It is far shorter than a restart, so two sends by one process still fail.
+    const IN_FLIGHT: Duration = Duration::from_millis(100);
     let check_repeats = |sends: &[Instant], what: &str, repeats: &mut usize| {
         for pair in sends.windows(2) {
             *repeats += 1;
             assert!(
-                kills.iter().any(|k| *k >= pair[0] && *k <= pair[1]),
+                kills
+                    .iter()
+                    .any(|k| *k + IN_FLIGHT >= pair[0] && *k <= pair[1]),
                 "{what} sent twice with no kill in between"
             );
         }
