@@ -49,6 +49,27 @@ pub fn uncovered_language(
     (!covered.contains(&code)).then_some(code)
 }
 
+/// The language an emergency message is most likely written in, among `languages` (the
+/// emergency check's), for its notice; English when it cannot tell. Used when the check's own
+/// phrasings, which know their language, did not match.
+pub fn among(text: &str, languages: &[&'static str]) -> &'static str {
+    let words = crate::text::words(text);
+    let code = match whatlang::detect_script(text) {
+        None => None,
+        Some(Script::Latin) => by_function_words(&words)
+            .map(str::to_string)
+            .or_else(|| whatlang::detect(text).map(|i| iso639_1(i.lang()))),
+        Some(script) => Some(
+            whatlang::detect(text)
+                .map(|i| iso639_1(i.lang()))
+                .filter(|code| languages.contains(&code.as_str()))
+                .unwrap_or_else(|| script_language(script)),
+        ),
+    };
+    code.and_then(|code| languages.iter().find(|l| **l == code).copied())
+        .unwrap_or("en")
+}
+
 /// Function words that tell the Latin-script languages families write in, without accents
 /// (typed either way) and without words English shares ("no", "a", "me", "do", "die", "car").
 const FUNCTION_WORDS: [(&str, &[&str]); 7] = [

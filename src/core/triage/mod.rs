@@ -20,6 +20,7 @@
 //! pattern set, run on every message. Matching thousands of phrasings as one set instead cost
 //! milliseconds a message and seconds to compile (BENCHMARKS.md).
 
+mod model;
 mod phrase;
 mod spelling;
 
@@ -138,6 +139,16 @@ struct CategoryFile {
 #[serde(deny_unknown_fields)]
 struct CategoriesFile {
     category: Vec<CategoryFile>,
+    learned: Learned,
+}
+
+/// What an alarm of the learned model ([`model`]) is called and tells the caregiver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Learned {
+    id: String,
+    label: String,
+    notice: Notice,
 }
 
 /// A language's file: its macros, the phrasings of each concept and of each modifier.
@@ -228,6 +239,9 @@ pub struct Triage {
     always_ids: Vec<usize>,
     concepts: Vec<String>,
     categories: Vec<Category>,
+    /// The second opinion on messages no category's phrasings raise.
+    model: model::Model,
+    learned: Learned,
 }
 
 /// The rules could not be read: a mistake in `src/core/triage/`, which the tests catch.
@@ -317,7 +331,8 @@ impl Triage {
         };
         let categories: Vec<Category> = file
             .category
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|c| Category {
                 rules: c
                     .when
@@ -436,6 +451,8 @@ impl Triage {
             always_ids,
             concepts,
             categories,
+            model: model::Model::shipped().map_err(|e| error("model.tsv", e))?,
+            learned: file.learned,
         })
     }
 
@@ -452,7 +469,48 @@ impl Triage {
     }
 
     fn decide(&self, text: &str, mut explain: Option<&mut Explanation>) -> Option<Alarm> {
-        let mut normalized = normalize(text);
+        let normalized = normalize(text);
+        let (alarm, figurative) = self.by_phrasings(&normalized, explain.as_deref_mut());
+        if alarm.is_some() || figurative {
+            return alarm;
+        }
+        // a few words ("you are very helpful") are too little to read a situation from; the
+        // emergencies the model recognises beyond the phrasings are described at length
+        if !model::long_enough(&normalized) {
+            return None;
+        }
+        let probability = self.model.probability(&normalized);
+        let alarm = self.model.alarms(probability).then(|| Alarm {
+            category: self.learned.id.clone(),
+            label: self.learned.label.clone(),
+            notice: self.learned.notice,
+            language: crate::core::language::among(text, &LANGUAGES.map(|(code, _)| code)),
+        });
+        if let Some(e) = explain {
+            let strongest = self
+                .model
+                .strongest(&normalized, 6)
+                .into_iter()
+                .map(|(f, w)| format!("{f} {w:+.2}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let decided = if alarm.is_some() { "alarm" } else { "no alarm" };
+            e.categories.push((
+                self.learned.id.clone(),
+                format!("{decided}: probability {probability:.2} (strongest: {strongest})"),
+            ));
+        }
+        alarm
+    }
+
+    /// The alarm the phrasings raise, if any, and whether an idiom was taken out of the message
+    /// (its red-flag words are figurative, which the model cannot tell).
+    fn by_phrasings(
+        &self,
+        normalized: &str,
+        mut explain: Option<&mut Explanation>,
+    ) -> (Option<Alarm>, bool) {
+        let mut normalized = normalized.to_string();
         if let Some(corrected) = self.spelling.correct(&normalized) {
             if let Some(e) = explain.as_deref_mut() {
                 e.matched.push((
@@ -482,6 +540,7 @@ impl Triage {
             }
         }
         literal.push_str(normalized.get(last..).unwrap_or_default());
+        let figurative = last > 0;
         let haystack = literal.as_bytes();
         let mut candidates: Vec<usize> = self
             .anchors
@@ -505,7 +564,7 @@ impl Triage {
                 .map(|i| &self.phrasings[self.always_ids[i.as_usize()]].what),
         );
         if matched.is_empty() {
-            return None;
+            return (None, figurative);
         }
         let mut present = vec![false; self.concepts.len()];
         let mut modifiers = [false; MODIFIERS.len()];
@@ -576,15 +635,16 @@ impl Triage {
                 e.categories.push((category.id.clone(), decided));
             }
             if reason.is_none() {
-                return Some(Alarm {
+                let alarm = Alarm {
                     category: category.id.clone(),
                     label: category.label.clone(),
                     notice: category.notice,
                     language,
-                });
+                };
+                return (Some(alarm), figurative);
             }
         }
-        None
+        (None, figurative)
     }
 
     /// Every phrasing whose pattern does not compile by itself, with its language: none ship
