@@ -374,10 +374,18 @@ impl Triage {
                         Some(words) => {
                             for w in words {
                                 // a whole word, or a word's start; without spaces, anywhere
-                                let needle = match (lang.spaces, w.strip_suffix('*')) {
-                                    (true, Some(stem)) => format!(" {stem}"),
-                                    (true, None) => format!(" {w} "),
-                                    (false, stem) => stem.unwrap_or(&w).to_string(),
+                                // a whole word, or a word's start; a part of a word (or any
+                                // word without spaces) anywhere
+                                let part = w.strip_prefix('~');
+                                let needle = match (lang.spaces && part.is_none(), part) {
+                                    (true, _) => match w.strip_suffix('*') {
+                                        Some(stem) => format!(" {stem}"),
+                                        None => format!(" {w} "),
+                                    },
+                                    (false, part) => {
+                                        let w = part.unwrap_or(&w);
+                                        w.strip_suffix('*').unwrap_or(w).to_string()
+                                    }
                                 };
                                 let next = anchor_words.len();
                                 let i = *anchor_index.entry(needle.clone()).or_insert(next);

@@ -201,18 +201,27 @@ pub fn anchors(phrase: &str, macros: &BTreeMap<String, String>) -> Option<Vec<St
     for element in elements {
         let candidate = match element {
             Element::Word(w) => Some(vec![w]),
+            Element::Part(w) => Some(vec![format!("~{w}")]),
             Element::Group(body) => alternatives_first_words(&body, macros, 0),
+            Element::PartGroup(body) => alternatives_first_words(&body, macros, 0).map(parts),
             Element::Other => None,
         };
-        // the rarest-looking set: fewest words, then the longest shortest word
+        // the rarest-looking set: fewest words, whole words before parts, then the longest
+        // shortest word
         if let Some(c) = candidate.filter(|c| c.iter().all(|w| long_enough(w))) {
             let score = |s: &Vec<String>| {
                 let shortest = s
                     .iter()
-                    .map(|w| w.trim_end_matches('*').chars().count())
+                    .map(|w| {
+                        w.trim_start_matches('~')
+                            .trim_end_matches('*')
+                            .chars()
+                            .count()
+                    })
                     .min()
                     .unwrap_or(0);
-                (std::cmp::Reverse(s.len()), shortest)
+                let whole = s.iter().all(|w| !w.starts_with('~'));
+                (std::cmp::Reverse(s.len()), whole, shortest)
             };
             if best.as_ref().is_none_or(|b| score(&c) > score(b)) {
                 best = Some(c);
@@ -222,9 +231,23 @@ pub fn anchors(phrase: &str, macros: &BTreeMap<String, String>) -> Option<Vec<St
     best
 }
 
+/// Words as parts of words: looked for anywhere, not only between spaces.
+fn parts(words: Vec<String>) -> Vec<String> {
+    words
+        .into_iter()
+        .map(|w| {
+            if w.starts_with('~') {
+                w
+            } else {
+                format!("~{w}")
+            }
+        })
+        .collect()
+}
+
 /// Whether a word is worth looking for: three letters, or two Chinese characters.
 fn long_enough(word: &str) -> bool {
-    let w = word.trim_end_matches('*');
+    let w = word.trim_start_matches('~').trim_end_matches('*');
     w.chars().count() >= 3 || (w.chars().count() >= 2 && w.chars().all(|c| c >= '\u{2E80}'))
 }
 
@@ -234,6 +257,12 @@ enum Element {
     Word(String),
     /// A group that must match: its body (alternatives separated by `|`), or a macro's.
     Group(String),
+    /// A plain word glued to a group or a macro ("(و|ف)?حمى", "h(a|ae)matom"): a part of a
+    /// word in the message, looked for as such.
+    Part(String),
+    /// A group glued to a word or another group ("{pre}(اسهال|سهال){s}"): its alternatives are
+    /// parts of a word.
+    PartGroup(String),
     /// Anything else: a gap, an optional group, a class, an escape.
     Other,
 }
@@ -265,8 +294,27 @@ fn top_level(phrase: &str) -> Vec<Element> {
             let body: String = chars[start + 1..i.min(chars.len())].iter().collect();
             i += 1;
             // optional or repeated: not required
-            if matches!(chars.get(i), Some('?' | '*' | '{')) {
+            if matches!(chars.get(i), Some('?' | '*')) {
+                // an optional part glued to what follows ("(و|ف)?حمى"): what follows is not a
+                // whole word either, unless the part ends with its own space ("(very )?sick")
+                i += 1;
+                glued = !body.ends_with(' ')
+                    && chars
+                        .get(i)
+                        .is_some_and(|c| c.is_alphanumeric() || matches!(c, '(' | '['));
                 out.push(Element::Other);
+            } else if chars.get(i) == Some(&'{') {
+                // a repetition ("{2}") is not required; a macro glued after ("{s}") makes the
+                // group a part of a word
+                let repetition = chars[i + 1..]
+                    .iter()
+                    .take_while(|&&c| c != '}')
+                    .all(|c| c.is_ascii_digit() || *c == ',');
+                out.push(if repetition {
+                    Element::Other
+                } else {
+                    Element::PartGroup(body)
+                });
             } else if glued
                 || chars
                     .get(i)
@@ -276,14 +324,23 @@ fn top_level(phrase: &str) -> Vec<Element> {
                 glued = chars
                     .get(i)
                     .is_some_and(|c| c.is_alphanumeric() || *c == '[');
-                out.push(Element::Other);
+                out.push(Element::PartGroup(body));
             } else {
                 out.push(Element::Group(body));
             }
         } else if c == '{' {
             let name: String = chars[i + 1..].iter().take_while(|&&c| c != '}').collect();
+            let macro_glued = glued;
             i += name.chars().count() + 2;
-            out.push(Element::Group(format!("{{{name}}}")));
+            // what follows a macro without a space is a part of the same word
+            glued = chars
+                .get(i)
+                .is_some_and(|c| c.is_alphanumeric() || matches!(c, '(' | '[' | '{'));
+            out.push(if macro_glued || glued {
+                Element::PartGroup(format!("{{{name}}}"))
+            } else {
+                Element::Group(format!("{{{name}}}"))
+            });
         } else if c.is_alphanumeric() || is_apostrophe(c) {
             let mut word = String::new();
             let mut plain = true;
@@ -304,11 +361,11 @@ fn top_level(phrase: &str) -> Vec<Element> {
             }
             // a word glued to a group ("ес(і|и)нен"), or holding a class or an escape, is not
             // a whole word to look for
-            let glued_after = chars.get(i) == Some(&'(');
-            out.push(if plain && !glued && !glued_after {
-                Element::Word(word)
-            } else {
-                Element::Other
+            let glued_after = matches!(chars.get(i), Some('(' | '{'));
+            out.push(match (plain, glued || glued_after) {
+                (true, false) => Element::Word(word),
+                (true, true) => Element::Part(word),
+                (false, _) => Element::Other,
             });
             glued = glued_after;
             continue;
@@ -343,8 +400,12 @@ fn alternatives_first_words(
     for alternative in split_top(body, '|') {
         match top_level(&alternative).into_iter().next() {
             Some(Element::Word(w)) => words.push(w),
+            Some(Element::Part(w)) => words.push(format!("~{w}")),
             Some(Element::Group(inner)) => {
                 words.extend(alternatives_first_words(&inner, macros, depth + 1)?)
+            }
+            Some(Element::PartGroup(inner)) => {
+                words.extend(parts(alternatives_first_words(&inner, macros, depth + 1)?))
             }
             _ => return None,
         }
@@ -465,6 +526,14 @@ mod tests {
         // parts of a word glued to a group are not whole words
         assert_eq!(a("ес(і|и|i)нен тан*"), Some(vec!["тан*".to_string()]));
         assert_eq!(a("(қ|к)ан кус"), Some(vec!["кус".to_string()]));
+        // nor is a word glued to an optional part before it ("والحمى")
+        assert_eq!(a("(و|ف)?حمى شديده"), Some(vec!["شديده".to_string()]));
+        assert_eq!(
+            a("(bi)?(yestafreg|yistafrigh) dam*"),
+            Some(vec!["dam*".to_string()])
+        );
+        assert_eq!(a("(و|ف)?حمى"), Some(vec!["~حمى".to_string()]));
+        assert_eq!(a("h(a|ae)matom*"), Some(vec!["~matom*".to_string()]));
     }
 
     #[test]

@@ -184,6 +184,37 @@ fn explain_names_the_words_that_fired() {
     );
 }
 
+/// Emergencies worded as no phrasing foresees: the learned model raises them, under the
+/// `[learned]` entry of categories.toml, with the general emergency notice; it says why in
+/// `--explain`, and it is not asked about a few words or a message with an idiom.
+#[test]
+fn the_model_raises_what_the_phrasings_do_not_name() {
+    let mut by_model = 0;
+    for text in [
+        "he went a funny colour and his breathing sounds like a kettle, this is after his keytruda",
+        "my brother is sat on the bathroom floor and wont answer me properly, his eyes look weird",
+        "dad is acting really odd since the CAR-T, he wrote his name and it was just squiggles",
+    ] {
+        let e = triage().explain(text);
+        let alarm = e
+            .alarm
+            .unwrap_or_else(|| panic!("{text}: {:?}", e.categories));
+        if alarm.category == "reads_like_an_emergency" {
+            by_model += 1;
+            assert_eq!(alarm.notice, Notice::Emergency);
+            assert!(alarm.label.starts_with("possible emergency"));
+            assert!(e
+                .categories
+                .iter()
+                .any(|(id, why)| id == "reads_like_an_emergency" && why.contains("probability")));
+        }
+    }
+    assert!(by_model > 0, "the model was never the one to alarm");
+    // not about a few words, nor a message whose red-flag words are an idiom
+    calm("you are very helpful");
+    calm("his cancer is not responding to keytruda anymore");
+}
+
 /// Red flags and calm messages in each language the check reads, written by reviewers of
 /// those languages.
 #[test]
