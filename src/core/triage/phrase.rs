@@ -188,22 +188,33 @@ fn expand(
 }
 
 /// The words one of which a message must contain for `phrase` to match it, found without
-/// running its pattern: a word of the phrasing outside any group, or else the first words of
-/// a group's alternatives (a macro's too). A stem keeps its `*`. `None` when the phrasing has
-/// no such words (it is then tried on every message).
+/// running its pattern: the rarest-looking required element (a word, or a group whose every
+/// alternative gives such words, a macro's too). A stem keeps its `*`; a part of a word (glued
+/// to a group or a macro) starts with `~`. `None` when the phrasing has no such words (it is
+/// then tried on every message).
 pub fn anchors(phrase: &str, macros: &BTreeMap<String, String>) -> Option<Vec<String>> {
+    best_anchors(phrase, macros, 0)
+}
+
+fn best_anchors(
+    phrase: &str,
+    macros: &BTreeMap<String, String>,
+    depth: usize,
+) -> Option<Vec<String>> {
+    if depth > 8 {
+        return None;
+    }
     if split_top(phrase, '|').len() > 1 {
         // alternatives at the top: each must give its words
-        return alternatives_first_words(phrase, macros, 0);
+        return alternatives_anchors(phrase, macros, depth + 1);
     }
-    let elements = top_level(phrase);
     let mut best: Option<Vec<String>> = None;
-    for element in elements {
+    for element in top_level(phrase) {
         let candidate = match element {
             Element::Word(w) => Some(vec![w]),
             Element::Part(w) => Some(vec![format!("~{w}")]),
-            Element::Group(body) => alternatives_first_words(&body, macros, 0),
-            Element::PartGroup(body) => alternatives_first_words(&body, macros, 0).map(parts),
+            Element::Group(body) => alternatives_anchors(&body, macros, depth + 1),
+            Element::PartGroup(body) => alternatives_anchors(&body, macros, depth + 1).map(parts),
             Element::Other => None,
         };
         // the rarest-looking set: fewest words, whole words before parts, then the longest
@@ -229,6 +240,28 @@ pub fn anchors(phrase: &str, macros: &BTreeMap<String, String>) -> Option<Vec<St
         }
     }
     best
+}
+
+/// The words of a group's body (or a macro's): the union of each alternative's own, if every
+/// alternative has some (`his|her chest` has none: "his" is too short).
+fn alternatives_anchors(
+    body: &str,
+    macros: &BTreeMap<String, String>,
+    depth: usize,
+) -> Option<Vec<String>> {
+    if depth > 8 {
+        return None;
+    }
+    if let Some(name) = body.strip_prefix('{').and_then(|b| b.strip_suffix('}')) {
+        return best_anchors(macros.get(name)?, macros, depth + 1);
+    }
+    let mut words = Vec::new();
+    for alternative in split_top(body, '|') {
+        words.extend(best_anchors(&alternative, macros, depth + 1)?);
+    }
+    words.sort();
+    words.dedup();
+    (!words.is_empty()).then_some(words)
 }
 
 /// Words as parts of words: looked for anywhere, not only between spaces.
@@ -343,29 +376,42 @@ fn top_level(phrase: &str) -> Vec<Element> {
             });
         } else if c.is_alphanumeric() || is_apostrophe(c) {
             let mut word = String::new();
-            let mut plain = true;
+            // whether something other than letters follows the word's literal start (a class,
+            // an escape, an optional letter): then only that start is required
+            let mut tail = false;
             while i < chars.len()
                 && !matches!(chars[i], ' ' | '(' | ')' | '|' | '{')
                 && !(chars[i] == '.' && chars.get(i + 1) == Some(&'.'))
             {
                 let c = chars[i];
-                if c.is_alphanumeric() {
+                if tail {
+                } else if c.is_alphanumeric() {
                     word.push_str(&fold(c));
                 } else if is_apostrophe(c) {
                 } else if c == '*' && (i + 1 == chars.len() || chars[i + 1] == ' ') {
                     word.push('*');
+                } else if c == '?' {
+                    // "legs?": the letter before is optional
+                    word.pop();
+                    tail = true;
                 } else {
-                    plain = false;
+                    tail = true;
                 }
                 i += 1;
             }
-            // a word glued to a group ("ес(і|и)нен"), or holding a class or an escape, is not
-            // a whole word to look for
+            // a word glued to a group after it ("ес(і|и)нен", "حرار(ة|ه)") or with a class in
+            // it ("3[89]") is looked for by its start; one glued to what comes before it, as a
+            // part of a word
             let glued_after = matches!(chars.get(i), Some('(' | '{'));
-            out.push(match (plain, glued || glued_after) {
-                (true, false) => Element::Word(word),
-                (true, true) => Element::Part(word),
-                (false, _) => Element::Other,
+            if (tail || glued_after) && !word.ends_with('*') {
+                word.push('*');
+            }
+            out.push(if word.trim_end_matches('*').is_empty() {
+                Element::Other
+            } else if glued {
+                Element::Part(word)
+            } else {
+                Element::Word(word)
             });
             glued = glued_after;
             continue;
@@ -375,42 +421,6 @@ fn top_level(phrase: &str) -> Vec<Element> {
         }
     }
     out
-}
-
-/// The first word of each alternative of a group's body (`his|her chest` → his, her), if
-/// every alternative starts with one.
-fn alternatives_first_words(
-    body: &str,
-    macros: &BTreeMap<String, String>,
-    depth: usize,
-) -> Option<Vec<String>> {
-    if depth > 4 {
-        return None;
-    }
-    if let Some(name) = body.strip_prefix('{').and_then(|b| b.strip_suffix('}')) {
-        let expansion = macros.get(name)?;
-        let elements = top_level(expansion);
-        return match elements.as_slice() {
-            [Element::Group(inner)] => alternatives_first_words(inner, macros, depth + 1),
-            [Element::Word(w)] => Some(vec![w.clone()]),
-            _ => None,
-        };
-    }
-    let mut words = Vec::new();
-    for alternative in split_top(body, '|') {
-        match top_level(&alternative).into_iter().next() {
-            Some(Element::Word(w)) => words.push(w),
-            Some(Element::Part(w)) => words.push(format!("~{w}")),
-            Some(Element::Group(inner)) => {
-                words.extend(alternatives_first_words(&inner, macros, depth + 1)?)
-            }
-            Some(Element::PartGroup(inner)) => {
-                words.extend(parts(alternatives_first_words(&inner, macros, depth + 1)?))
-            }
-            _ => return None,
-        }
-    }
-    (!words.is_empty()).then_some(words)
 }
 
 /// `text` split at `sep` outside parentheses.
