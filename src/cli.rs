@@ -14,8 +14,8 @@ mod report;
 pub use report::ReportFormat;
 
 use crate::content;
-use crate::core::{Engine, Reply};
-use crate::search::{self, Opened, SearchIndex};
+use crate::core::{open_engine, Engine, Reply};
+use crate::search;
 use crate::settings::Settings;
 use crate::store::{Escalation, Role, SqliteStore, Store, TranscriptEntry};
 
@@ -224,25 +224,6 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
         content.synonyms.len()
     );
     Ok(())
-}
-
-/// Opens the index, rebuilding it when the content changed; content errors are reported and
-/// the previous index keeps serving.
-pub fn open_engine(settings: &Settings) -> anyhow::Result<Engine> {
-    let (index, meta, opened) = search::open_or_build(&settings.content.dir, &settings.index.dir)?;
-    match opened {
-        Opened::Current => tracing::debug!(passages = meta.passages, "index is current"),
-        Opened::Rebuilt => tracing::info!(
-            passages = meta.passages,
-            "index rebuilt from changed content"
-        ),
-        Opened::Stale(errors) => {
-            tracing::warn!("content has errors; answering from the previous index until they are fixed:\n{errors}")
-        }
-    }
-    let index = SearchIndex::new(index, meta)
-        .with_context(|| format!("cannot read the index in {}", settings.index.dir.display()))?;
-    Ok(Engine::new(index, settings.clone())?)
 }
 
 /// One line of `ask --json`, as DESIGN.md's contract defines it.

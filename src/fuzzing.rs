@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use teloxide::types::{Me, Update};
 
+use crate::action::{Action, ButtonTarget, OutMessage};
 use crate::core::{Engine, SharedEngine};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::store::SqliteStore;
-use crate::telegram::handlers::{self, Ctx, Tree};
-use crate::telegram::{render, Action, ButtonTarget, OutMessage};
+use crate::telegram::context::Ctx;
+use crate::telegram::handlers::{self, Tree};
+use crate::telegram::render;
 use crate::text::utf16_len;
 
 /// The content parsers must never panic, whatever the bytes.
@@ -72,7 +74,7 @@ impl Harness {
         let file = dir.path().join("defaults.toml");
         std::fs::write(&file, crate::settings::DEFAULTS).expect("write the defaults");
         let settings = Settings::load_from(Some(&file), env).expect("settings");
-        let engine: Engine = crate::cli::open_engine(&settings).expect("engine");
+        let engine: Engine = crate::core::open_engine(&settings).expect("engine");
         let store = Arc::new(SqliteStore::open(dir.path().join("fuzz.db")).expect("store"));
         let me: Me = serde_json::from_value(serde_json::json!({
             "id": 1, "is_bot": true, "first_name": "FAQ", "username": "faq_test_bot",

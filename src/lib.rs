@@ -5,6 +5,7 @@
 //! ([`search`]) built from the content ([`content`]); the command line ([`cli`]) and the
 //! Telegram bot are thin layers over it.
 
+pub mod action;
 pub mod cli;
 pub mod clock;
 pub mod content;

@@ -27,7 +27,7 @@ pub use error::{StoreError, StoreResult};
 pub use questions::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog};
 pub use sqlite::SqliteStore;
 
-use crate::telegram::action::Action;
+use crate::action::Action;
 
 /// A Telegram update to keep in the inbox until it has been handled.
 #[derive(Debug, Clone, PartialEq, Eq)]

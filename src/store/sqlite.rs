@@ -17,7 +17,7 @@ use super::{
     AnswerRecord, ChatState, Completion, Escalation, InboxItem, NewEscalation, NewUpdate,
     OutboxHead, OutboxItem, RelayDirection, Store, StoreError, StoreResult, TranscriptEntry,
 };
-use crate::telegram::action::Action;
+use crate::action::Action;
 
 /// How long a statement waits for another connection's lock (e.g. a `faqbot` command or a
 /// `sqlite3` shell on the same file) before failing with "database is locked".
@@ -860,7 +860,7 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
-    use crate::telegram::action::OutMessage;
+    use crate::action::OutMessage;
 
     fn db_path(dir: &TempDir) -> PathBuf {
         dir.path().join("bot.db")

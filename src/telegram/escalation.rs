@@ -6,10 +6,11 @@
 use teloxide::types::{Message, MessageKind, User};
 use teloxide::utils::command::BotCommands;
 
-use super::action::{Action, Button, CopyMessage, OutMessage, Record};
 use super::callback::{Ask, Callback};
-use super::handlers::{now_ms, Ctx, Out};
+use super::context::{handoff_row, Ctx, Out};
 use super::render::{self, Block, MessageBuilder};
+use crate::action::{Action, Button, CopyMessage, OutMessage, Record};
+use crate::clock::now_ms;
 use crate::core::Alarm;
 use crate::store::{Escalation, NewEscalation, Reason, Role, TranscriptEntry};
 use crate::text::{format_age, format_utc};
@@ -63,12 +64,7 @@ fn to_group(ctx: &Ctx, id: i64, text: &str) -> Action {
 pub fn confirm(ctx: &Ctx, chat: i64, thread: Option<i32>, ask: Ask) -> Vec<Action> {
     let t = &ctx.settings.reply;
     if !enabled(ctx) {
-        return vec![send(
-            chat,
-            thread,
-            &t.human,
-            vec![super::handlers::handoff_row(ctx)],
-        )];
+        return vec![send(chat, thread, &t.human, vec![handoff_row(ctx)])];
     }
     if let Ok(Some(_)) = ctx.store.open_escalation_for_chat(chat) {
         return vec![send(chat, thread, &t.escalation_exists, Vec::new())];
@@ -109,12 +105,7 @@ pub fn open(
         return Ok(if urgent {
             Vec::new()
         } else {
-            vec![send(
-                chat,
-                None,
-                &t.human,
-                vec![super::handlers::handoff_row(ctx)],
-            )]
+            vec![send(chat, None, &t.human, vec![handoff_row(ctx)])]
         });
     }
     let before = ctx.store.open_escalation_for_chat(chat)?;

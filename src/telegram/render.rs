@@ -11,8 +11,8 @@
 
 use std::ops::Range;
 
-use super::action::{Button, OutMessage};
 use super::callback::{is_passage_id, Ask, Callback};
+use crate::action::{Button, OutMessage};
 use crate::core::{Outcome, Reply};
 use crate::settings::ReplyTexts;
 use crate::text::utf16_len;
@@ -975,8 +975,8 @@ mod tests {
         );
         assert_eq!(labelled_caption("Coordinator", None), "<b>Coordinator</b>");
     }
+    use crate::action::ButtonTarget;
     use crate::core::{Related, Shown};
-    use crate::telegram::ButtonTarget;
 
     const DISCLAIMER: &str = "This is general information from our guide, not medical advice.";
     const HANDOFF: &str =

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 use tokio::task::{self, JoinError, JoinSet};
 
-use super::action::{Action, Record};
 use super::api::{Api, ApiError, Performed};
 use super::render;
+use crate::action::{Action, Record};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::store::{OutboxHead, OutboxItem, RelayDirection, Store};
