@@ -17,7 +17,7 @@ use crate::content;
 use crate::core::{open_engine, Engine, Reply};
 use crate::search;
 use crate::settings::Settings;
-use crate::store::{Escalation, Role, SqliteStore, Store, TranscriptEntry};
+use crate::store::{Chats, Escalation, Escalations, Role, SqliteStore, TranscriptEntry};
 
 /// faqbot: answers caregivers' questions from the guides in faq/, on Telegram or here.
 #[derive(Debug, Parser)]
@@ -138,7 +138,7 @@ pub struct StatusFilter {
 }
 
 impl StatusFilter {
-    /// The filter as [`Store::list_escalations`] takes it.
+    /// The filter as [`Escalations::list_escalations`](crate::store::Escalations::list_escalations) takes it.
     fn as_option(self) -> Option<bool> {
         match (self.open, self.closed) {
             (true, _) => Some(true),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use faqbot::store::Store;
+use faqbot::store::{Chats, Escalations};
 use serde_json::Value;
 
 use crate::bot::{Bot, Home, TOKEN};
