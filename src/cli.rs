@@ -60,20 +60,6 @@ pub enum Command {
         /// The question; several words are joined with spaces.
         question: Vec<String>,
     },
-    /// Write generated guides into a folder, for benchmarks: plausible caregiver-guide text in
-    /// the content format, not medical content. The same --passages and --seed always write the
-    /// same files.
-    Generate {
-        /// How many passages to write (in files of 200).
-        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-        passages: u64,
-        /// Seed of the generator.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// The folder to write into: created when missing, and must not hold guides already.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-    },
     /// Review the chats escalated to coordinators (reads the store at store.path).
     Escalations {
         #[command(subcommand)]
@@ -170,32 +156,6 @@ pub fn index(settings: &Settings) -> anyhow::Result<()> {
         content.guides.len(),
         settings.content.dir.display(),
         settings.index.dir.display()
-    );
-    Ok(())
-}
-
-/// `faqbot generate`.
-pub fn generate(passages: u64, seed: u64, out: &Path) -> anyhow::Result<()> {
-    // mixing generated guides into a folder that has guides (say, faq/) would corrupt both
-    let has_guides = match std::fs::read_dir(out) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .any(|e| e.path().extension().is_some_and(|x| x == "md")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", out.display())),
-    };
-    if has_guides {
-        anyhow::bail!(
-            "{} already holds guides (*.md): pass an empty or new folder to --out",
-            out.display()
-        );
-    }
-    let passages = usize::try_from(passages).context("--passages is too large")?;
-    crate::synth::write_guides(out, passages, seed)
-        .with_context(|| format!("cannot write generated guides into {}", out.display()))?;
-    eprintln!(
-        "wrote {passages} generated passages (seed {seed}) into {}",
-        out.display()
     );
     Ok(())
 }

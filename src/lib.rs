@@ -10,12 +10,9 @@ pub mod cli;
 pub mod clock;
 pub mod content;
 pub mod core;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod metrics;
 pub mod search;
 pub mod settings;
 pub mod store;
-pub mod synth;
 pub mod telegram;
 pub mod text;
