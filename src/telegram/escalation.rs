@@ -134,7 +134,7 @@ pub fn open(
         actions.push(Action::OpenTopic {
             chat_id: group,
             escalation: escalation.id,
-            name: topic_name(&escalation),
+            name: render::topic_name(&escalation),
         });
         let mut card = card(ctx, &escalation, alarm)?;
         if let Some(first) = card.first_mut() {
@@ -169,19 +169,6 @@ pub fn open(
         }
     }
     Ok(actions)
-}
-
-fn topic_name(e: &Escalation) -> String {
-    let mut name = format!(
-        "{} · {} · #{}",
-        e.name,
-        e.reason.as_str().replace('_', " "),
-        e.id
-    );
-    if e.urgent {
-        name = format!("URGENT · {name}");
-    }
-    name.chars().take(120).collect()
 }
 
 /// What coordinators are told when a caregiver's message in an escalated chat looks like an
@@ -617,10 +604,5 @@ pub fn on_group_callback(ctx: &Ctx, from: &User, callback: &Callback) -> Out {
 
 /// The notice for the coordinators when a caregiver blocked the bot.
 pub fn blocked_notice(group: i64, id: i64, text: &str) -> Vec<Action> {
-    let mut m = OutMessage::new(
-        group,
-        render::escape(&text.replace("{id}", &id.to_string())),
-    );
-    m.escalation = Some(id);
-    vec![Action::Send(m)]
+    vec![Action::Send(render::escalation_notice(group, id, text))]
 }
