@@ -129,7 +129,8 @@ pub struct StatusFilter {
 }
 
 impl StatusFilter {
-    /// The filter as [`Escalations::list_escalations`](crate::store::Escalations::list_escalations) takes it.
+    /// The filter as [`list_escalations`](crate::store::Escalations::list_escalations) takes
+    /// it.
     fn as_option(self) -> Option<bool> {
         match (self.open, self.closed) {
             (true, _) => Some(true),

@@ -13,10 +13,10 @@
 //! text is gone from the files on disk, and [`Upkeep::purge_older_than`] enforces retention.
 //!
 //! The interface is a few role traits ([`Inbox`], [`Outbox`], [`Chats`], [`Escalations`],
-//! [`Upkeep`], and [`QuestionLog`] for the editors' report), deliberately narrow and
-//! synchronous, so a PostgreSQL implementation shared by several instances can follow one role
-//! at a time; [`Store`] is all of them. [`SqliteStore`] (in `sqlite/`, a file per role) is the
-//! one-file implementation used today. Timestamps are unix milliseconds passed in by the caller, so tests
+//! [`Upkeep`], and [`QuestionLog`] for the editors' report), deliberately narrow and synchronous,
+//! so a PostgreSQL implementation shared by several instances can follow one role at a time;
+//! [`Store`] is all of them. [`SqliteStore`] (in `sqlite/`, a file per role) is the one-file
+//! implementation used today. Timestamps are unix milliseconds passed in by the caller, so tests
 //! control time.
 
 mod error;

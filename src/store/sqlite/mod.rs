@@ -1,6 +1,6 @@
-//! [`Store`](super::Store) on one SQLite file: WAL with `synchronous=NORMAL` (committed rows survive
-//! `kill -9`, see RELIABILITY.md), one connection behind a mutex, schema migrations keyed by
-//! `PRAGMA user_version`. This file opens and configures the connection; each role's SQL is in
+//! [`Store`](super::Store) on one SQLite file: WAL with `synchronous=NORMAL` (committed rows
+//! survive `kill -9`, see RELIABILITY.md), one connection behind a mutex, schema migrations keyed
+//! by `PRAGMA user_version`. This file opens and configures the connection; each role's SQL is in
 //! the file of that name (`inbox.rs`, `outbox.rs`, `chats.rs`, `escalations.rs`,
 //! `questions.rs`, `upkeep.rs`), with the test-only helpers of each role as inherent methods.
 
