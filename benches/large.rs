@@ -1,5 +1,5 @@
 //! Criterion benches on generated content of 1,000, 10,000 and 100,000 passages (see
-//! `faqbot::synth`): the reply to one question (cycling a fixed list of 50), building the
+//! `faqbot_dev::synth`): the reply to one question (cycling a fixed list of 50), building the
 //! index, and parsing the content. Each size's content is generated once into a temporary
 //! folder. The builds of the large sizes take seconds each, so those groups sample few times.
 //!

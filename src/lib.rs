@@ -5,16 +5,14 @@
 //! ([`search`]) built from the content ([`content`]); the command line ([`cli`]) and the
 //! Telegram bot are thin layers over it.
 
+pub mod action;
 pub mod cli;
 pub mod clock;
 pub mod content;
 pub mod core;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod metrics;
 pub mod search;
 pub mod settings;
 pub mod store;
-pub mod synth;
 pub mod telegram;
 pub mod text;

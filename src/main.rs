@@ -39,11 +39,6 @@ fn run(args: Cli) -> anyhow::Result<()> {
             explain,
             question,
         } => cli::ask(&settings, json, explain, &question),
-        Command::Generate {
-            passages,
-            seed,
-            out,
-        } => cli::generate(passages, seed, &out),
         Command::Escalations { command } => cli::escalations(&settings, command),
         Command::Report {
             format,

@@ -124,16 +124,7 @@ impl Fnv64 {
 pub fn format_utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
         rem / 3600,
@@ -152,6 +143,21 @@ pub fn format_age(ms: i64) -> String {
     } else {
         format!("{m} min")
     }
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`): eras of 400 years, years starting in March so the leap day comes last.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // day of era, 0..=146_096
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // year of era, 0..=399
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the March-based year, 0..=365
+    let mp = (5 * doy + 2) / 153; // March = 0
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// The number of UTF-16 code units in `s`: how Telegram counts message length.
@@ -219,5 +225,26 @@ mod tests {
     #[test]
     fn utf16_counts_emoji_as_two() {
         assert_eq!(utf16_len("a😀"), 3);
+    }
+
+    #[test]
+    fn civil_from_days_agrees_with_counting_days() {
+        let mut date = (1970_i64, 1_u32, 1_u32);
+        for days in 0..=200_000 {
+            assert_eq!(civil_from_days(days), date, "day {days}");
+            let (y, m, d) = date;
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let len = match m {
+                2 if leap => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            date = match (d < len, m < 12) {
+                (true, _) => (y, m, d + 1),
+                (false, true) => (y, m + 1, 1),
+                (false, false) => (y + 1, 1, 1),
+            };
+        }
     }
 }

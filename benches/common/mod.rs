@@ -12,7 +12,7 @@ use faqbot::content::{self, Content};
 use faqbot::core::Engine;
 use faqbot::search::{build_index, open_or_build, SearchIndex};
 use faqbot::settings::Settings;
-use faqbot::synth;
+use faqbot_dev::synth;
 use tempfile::TempDir;
 
 /// Seed of the generated content: fixed, so every run measures the same text.

@@ -2,4 +2,4 @@
 //! The guide and synonyms parsers on arbitrary bytes: never a panic.
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| faqbot::fuzzing::content_parser(data));
+fuzz_target!(|data: &[u8]| faqbot_dev::fuzzing::content_parser(data));

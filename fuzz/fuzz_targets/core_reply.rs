@@ -3,7 +3,7 @@
 //! disclaimer in the last message.
 use std::sync::OnceLock;
 
-use faqbot::fuzzing::Harness;
+use faqbot_dev::fuzzing::Harness;
 use libfuzzer_sys::fuzz_target;
 
 static HARNESS: OnceLock<Harness> = OnceLock::new();

@@ -2,7 +2,7 @@
 //! Arbitrary bytes as a Bot API update, through the real handler tree and store.
 use std::sync::OnceLock;
 
-use faqbot::fuzzing::Harness;
+use faqbot_dev::fuzzing::Harness;
 use libfuzzer_sys::fuzz_target;
 
 static HARNESS: OnceLock<Harness> = OnceLock::new();

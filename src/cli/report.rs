@@ -699,7 +699,7 @@ mod tests {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
         for days in [-800_000, -1, 0, 1, 19_782, 2_000_000] {
-            let (y, m, d) = super::super::civil_from_days(days);
+            let (y, m, d) = crate::text::civil_from_days(days);
             assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
         }
         let p = Period::new(Some("2025-11-01"), Some("2025-11-02"), 30, NOW).expect("period");

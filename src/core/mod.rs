@@ -5,6 +5,7 @@ mod confidence;
 mod excerpt;
 mod intents;
 mod language;
+mod open;
 mod triage;
 
 use std::sync::{Arc, RwLock};
@@ -14,6 +15,7 @@ use serde::Serialize;
 pub use confidence::confidence;
 pub use intents::{Intents, RuleError, Smalltalk};
 pub use language::uncovered_language;
+pub use open::open_engine;
 pub use triage::{Alarm, Explanation, Notice, Triage, TriageError};
 
 use crate::search::{Hit, SearchIndex, SearchResult};

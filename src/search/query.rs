@@ -735,7 +735,7 @@ mod tests {
     #[test]
     fn letter_counts_never_rule_out_a_correction() {
         let dir = tempfile::tempdir().expect("tempdir");
-        crate::synth::write_guides(dir.path(), 2000, 3).expect("generate");
+        faqbot_dev::synth::write_guides(dir.path(), 2000, 3).expect("generate");
         let content = crate::content::load(dir.path()).expect("content");
         let mut doc_freq: FxHashMap<String, u64> = FxHashMap::default();
         for (_, p) in content.passages() {

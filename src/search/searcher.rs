@@ -344,7 +344,7 @@ mod tests {
                 v["q"].as_str().expect("q").to_string()
             })
             .collect();
-        out.extend(crate::synth::QUESTIONS.iter().map(|q| q.to_string()));
+        out.extend(faqbot_dev::synth::QUESTIONS.iter().map(|q| q.to_string()));
         out.extend(
             [
                 "how what when why",
@@ -456,7 +456,7 @@ mod tests {
     #[test]
     fn top_documents_match_tantivy_on_generated_content() {
         let dir = tempfile::tempdir().expect("tempdir");
-        crate::synth::write_guides(dir.path(), 3000, 5).expect("generate");
+        faqbot_dev::synth::write_guides(dir.path(), 3000, 5).expect("generate");
         same_as_tantivy(dir.path());
     }
 }

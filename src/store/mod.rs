@@ -9,16 +9,17 @@
 //! keeps each chat's actions in order while the sender throttles and retries.
 //!
 //! Privacy: message text is health information. A handled update's body is erased at once,
-//! [`Store::forget_chat`] deletes everything about a chat and truncates the write-ahead log so the
-//! text is gone from the files on disk, and [`Store::purge_older_than`] enforces retention.
+//! [`Upkeep::forget_chat`] deletes everything about a chat and truncates the write-ahead log so the
+//! text is gone from the files on disk, and [`Upkeep::purge_older_than`] enforces retention.
 //!
-//! The interface is the [`Store`] trait, deliberately narrow and synchronous, so a PostgreSQL
-//! implementation shared by several instances can follow; [`SqliteStore`] is the one-file
+//! The interface is a few role traits ([`Inbox`], [`Outbox`], [`Chats`], [`Escalations`],
+//! [`Upkeep`], and [`QuestionLog`] for the editors' report), deliberately narrow and synchronous,
+//! so a PostgreSQL implementation shared by several instances can follow one role at a time;
+//! [`Store`] is all of them. [`SqliteStore`] (in `sqlite/`, a file per role) is the one-file
 //! implementation used today. Timestamps are unix milliseconds passed in by the caller, so tests
 //! control time.
 
 mod error;
-mod escalations;
 mod questions;
 mod schema;
 mod sqlite;
@@ -27,7 +28,7 @@ pub use error::{StoreError, StoreResult};
 pub use questions::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog};
 pub use sqlite::SqliteStore;
 
-use crate::telegram::action::Action;
+use crate::action::Action;
 
 /// A Telegram update to keep in the inbox until it has been handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +36,7 @@ pub struct NewUpdate {
     /// Telegram's `update_id`.
     pub update_id: i32,
     /// The chat the update belongs to, 0 when unknown (such rows cannot be found by
-    /// [`Store::forget_chat`], so give the chat whenever the update has one).
+    /// [`Upkeep::forget_chat`], so give the chat whenever the update has one).
     pub chat_id: i64,
     /// The update as received (JSON); erased once the update is handled.
     pub body: String,
@@ -235,7 +236,7 @@ pub struct AnswerRecord {
     pub chosen: Option<String>,
 }
 
-/// A handled update to complete ([`Store::complete_updates`]).
+/// A handled update to complete ([`Inbox::complete_updates`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Completion<'a> {
     pub update_id: i32,
@@ -285,14 +286,12 @@ impl RelayDirection {
     }
 }
 
-/// The bot's persistent state. Methods are synchronous and short (one transaction each); callers
-/// in async code run them directly or via `spawn_blocking` as they see fit.
-///
-/// Every method that changes several rows does so atomically: after a crash either all of its
-/// effect is there or none.
-pub trait Store: Send + Sync {
-    // ---- Inbox ----
+// The store is split by role, so that each part can be read (and written again for another
+// database) on its own. `Store` is all of them, for the bot that needs every role.
 
+/// The durable inbox of Telegram updates: written before Telegram is told an update arrived,
+/// completed (with the actions it led to) in one transaction.
+pub trait Inbox: Send + Sync {
     /// Stores the updates not seen before (neither pending nor done), in one transaction, and
     /// remembers the highest `update_id` among all of them. Returns how many were new.
     fn enqueue_updates(&self, items: &[NewUpdate], now: i64) -> StoreResult<usize>;
@@ -307,46 +306,29 @@ pub trait Store: Send + Sync {
     /// How many updates are waiting to be handled.
     fn pending_count(&self) -> StoreResult<u64>;
 
-    /// Records that an update was handled, in one transaction: marks it done, erases its body,
-    /// and appends `actions` to the outbox in order.
+    /// Records that updates were handled, in one transaction (all or none), in the order given:
+    /// each is marked done, its body erased, its actions appended to the outbox in order, and
+    /// what answering it left behind written ([`Chats::record_answer`]). One commit for a round
+    /// of updates handled side by side.
     ///
     /// Completing an update that is already done changes nothing and queues nothing, so a
     /// redelivered update is never answered twice. Completing an update that has no row (never
-    /// enqueued, or deleted by [`Store::forget_chat`] while it was being handled, as `/forget`
+    /// enqueued, or deleted by [`Upkeep::forget_chat`] while it was being handled, as `/forget`
     /// does to itself) records it as done and queues the actions.
-    fn complete_update(&self, update_id: i32, actions: &[Action], now: i64) -> StoreResult<()> {
-        let completion = Completion {
-            update_id,
-            actions,
-            answer: None,
-        };
-        self.complete_updates(&[completion], now)
-    }
-
-    /// [`Store::complete_update`] for several updates in one transaction (all or none), in the
-    /// order given, each with what answering it leaves behind ([`Store::record_answer`], not
-    /// written for an update already done): one commit for a round of updates handled side by
-    /// side.
     fn complete_updates(&self, updates: &[Completion<'_>], now: i64) -> StoreResult<()>;
+}
 
-    /// Whether the update has been handled.
-    fn is_update_done(&self, update_id: i32) -> StoreResult<bool>;
-
-    // ---- Outbox ----
-
-    /// The oldest queued actions, in queue order (lowest id first), at most `limit`, whether or
-    /// not their `not_before` has come; the sender keeps each chat's order by not skipping past
-    /// a chat's waiting action. An action stored by an incompatible version that no longer
-    /// decodes is dropped with a warning (it could never be performed and would block its
-    /// chat), so a batch may be shorter than `limit` while more remain.
-    fn outbox_batch(&self, limit: usize) -> StoreResult<Vec<OutboxItem>>;
-
-    /// Like [`Store::outbox_batch`] from the action after `after_id` on, without the actions:
-    /// what the sender needs to choose what to perform next, without decoding what must wait.
+/// The outbox: actions waiting to be performed, in order per chat, with their retry times.
+pub trait Outbox: Send + Sync {
+    /// The queued actions after `after_id`, in queue order (lowest id first), at most `limit`,
+    /// whether or not their `not_before` has come, without the actions themselves: what the
+    /// sender needs to choose what to perform next (it keeps each chat's order by not skipping
+    /// past a chat's waiting action), without decoding what must wait.
     fn outbox_heads(&self, after_id: i64, limit: usize) -> StoreResult<Vec<OutboxHead>>;
 
     /// One queued action; `None` when it is gone (performed, dropped or erased meanwhile) or
-    /// no longer decodes (then dropped, as in [`Store::outbox_batch`]).
+    /// no longer decodes. An action stored by an incompatible version can never be performed
+    /// and would block its chat, so it is dropped with a warning.
     fn outbox_item(&self, id: i64) -> StoreResult<Option<OutboxItem>>;
 
     /// Removes performed (or abandoned) actions, in one transaction. An unknown id is not an
@@ -369,9 +351,11 @@ pub trait Store: Send + Sync {
     /// Appends actions to the outbox outside the handling of an update (a notice the sender
     /// itself decides on, such as "the caregiver blocked the bot"), in one transaction.
     fn enqueue_actions(&self, actions: &[Action], now: i64) -> StoreResult<()>;
+}
 
-    // ---- Chats ----
-
+/// Per-chat state: `/start`, blocks, the no-match streak, answers with their transcript lines,
+/// Helpful / Not helpful votes, and a group's move to a supergroup.
+pub trait Chats: Send + Sync {
     /// Records a `/start`. The first one keeps its deep-link `source`; later ones only update
     /// the time the chat was last seen.
     fn record_chat_start(&self, chat_id: i64, source: Option<&str>, now: i64) -> StoreResult<()>;
@@ -380,14 +364,8 @@ pub trait Store: Send + Sync {
     /// has no row yet; blocking is not activity.
     fn set_blocked(&self, chat_id: i64, blocked: bool, now: i64) -> StoreResult<()>;
 
-    /// Whether the chat is recorded as blocked (false for unknown chats).
-    fn is_blocked(&self, chat_id: i64) -> StoreResult<bool>;
-
     /// The chat's state; the default for an unknown chat.
     fn chat_state(&self, chat_id: i64) -> StoreResult<ChatState>;
-
-    /// Sets the chat's count of consecutive unmatched messages.
-    fn set_no_match_streak(&self, chat_id: i64, n: u32) -> StoreResult<()>;
 
     /// What answering one message leaves behind, in one transaction: lines appended to the
     /// chat's transcript, the question logged (or a suggestion marked chosen) for the editors'
@@ -402,8 +380,6 @@ pub trait Store: Send + Sync {
     /// than make two open escalations for one chat.
     fn migrate_chat(&self, old_chat_id: i64, new_chat_id: i64) -> StoreResult<()>;
 
-    // ---- Feedback ----
-
     /// Records a Helpful / Not helpful vote. One vote per chat and passage counts: a later vote
     /// replaces an earlier one, so repeated taps do not inflate the counts.
     fn record_feedback(
@@ -414,11 +390,17 @@ pub trait Store: Send + Sync {
         now: i64,
     ) -> StoreResult<()>;
 
-    /// `(helpful, not_helpful)` votes for a passage.
-    fn feedback_counts(&self, passage_id: &str) -> StoreResult<(u64, u64)>;
+    /// Appends a line to the chat's transcript.
+    fn add_transcript(&self, chat_id: i64, entry: &TranscriptEntry) -> StoreResult<()>;
 
-    // ---- Escalations ----
+    /// The chat's most recent `limit` transcript lines, oldest first (by time, then by the
+    /// order they were added).
+    fn transcript(&self, chat_id: i64, limit: usize) -> StoreResult<Vec<TranscriptEntry>>;
+}
 
+/// Escalations to the coordinators and the map of messages relayed between the caregiver's chat
+/// and the coordinators' group.
+pub trait Escalations: Send + Sync {
     /// Escalates a chat. If the chat already has an open escalation, returns it with `false`,
     /// raised to urgent when the new request is urgent (and to [`Reason::Emergency`] when that
     /// is its reason); otherwise creates one and returns it with `true`. An emergency is always
@@ -471,17 +453,6 @@ pub trait Store: Send + Sync {
     /// Escalations, newest first: all, only open (`Some(true)`) or only closed (`Some(false)`).
     fn list_escalations(&self, open: Option<bool>) -> StoreResult<Vec<Escalation>>;
 
-    // ---- Transcripts ----
-
-    /// Appends a line to the chat's transcript.
-    fn add_transcript(&self, chat_id: i64, entry: &TranscriptEntry) -> StoreResult<()>;
-
-    /// The chat's most recent `limit` transcript lines, oldest first (by time, then by the
-    /// order they were added).
-    fn transcript(&self, chat_id: i64, limit: usize) -> StoreResult<Vec<TranscriptEntry>>;
-
-    // ---- Relayed messages ----
-
     /// Remembers that `group_message_id` in the coordinators' group and
     /// `caregiver_message_id` in the escalation's chat are the same message relayed in
     /// `direction`. Mapping a message again (a correction) adds a mapping; lookups return the
@@ -508,16 +479,12 @@ pub trait Store: Send + Sync {
         chat_id: i64,
         caregiver_message_id: i32,
     ) -> StoreResult<Option<(i64, i32, RelayDirection)>>;
+}
 
-    // ---- Meta ----
-
-    /// A stored value (e.g. the content version the index was built from).
-    fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
-
+/// Privacy and upkeep across every role: forgetting a chat, retention, and small stored values.
+pub trait Upkeep: Send + Sync {
     /// Stores a value, replacing any previous one.
     fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
-
-    // ---- Privacy and upkeep ----
 
     /// Deletes everything about a chat (inbox rows with their bodies, queued actions for it,
     /// its row, its feedback, its transcript, its questions, its escalations, open or closed,
@@ -533,7 +500,13 @@ pub trait Store: Send + Sync {
     /// time stay, for counts). Pending updates, queued actions, open escalations and the update
     /// offset are kept. Returns how many rows were deleted or erased.
     fn purge_older_than(&self, cutoff: i64) -> StoreResult<u64>;
-
-    /// Whether the database passes its own integrity check.
-    fn integrity_check(&self) -> StoreResult<bool>;
 }
+
+/// The bot's persistent state: every role. Methods are synchronous and short (one transaction
+/// each); callers in async code run them directly or via `spawn_blocking` as they see fit.
+///
+/// Every method that changes several rows does so atomically: after a crash either all of its
+/// effect is there or none.
+pub trait Store: Inbox + Outbox + Chats + Escalations + Upkeep {}
+
+impl<T: Inbox + Outbox + Chats + Escalations + Upkeep> Store for T {}

@@ -17,7 +17,7 @@ use teloxide::types::{
 };
 use teloxide::{ApiError as TgApiError, Bot, RequestError};
 
-use super::action::{Action, Button, ButtonTarget};
+use crate::action::{Action, Button, ButtonTarget};
 use crate::settings::{Secret, Settings};
 
 /// The update kinds the bot asks for.

@@ -6,10 +6,11 @@
 use teloxide::types::{Message, MessageKind, User};
 use teloxide::utils::command::BotCommands;
 
-use super::action::{Action, Button, CopyMessage, OutMessage, Record};
 use super::callback::{Ask, Callback};
-use super::handlers::{now_ms, Ctx, Out};
+use super::context::{handoff_row, Ctx, Out};
 use super::render::{self, Block, MessageBuilder};
+use crate::action::{Action, Button, CopyMessage, OutMessage, Record};
+use crate::clock::now_ms;
 use crate::core::Alarm;
 use crate::store::{Escalation, NewEscalation, Reason, Role, TranscriptEntry};
 use crate::text::{format_age, format_utc};
@@ -63,12 +64,7 @@ fn to_group(ctx: &Ctx, id: i64, text: &str) -> Action {
 pub fn confirm(ctx: &Ctx, chat: i64, thread: Option<i32>, ask: Ask) -> Vec<Action> {
     let t = &ctx.settings.reply;
     if !enabled(ctx) {
-        return vec![send(
-            chat,
-            thread,
-            &t.human,
-            vec![super::handlers::handoff_row(ctx)],
-        )];
+        return vec![send(chat, thread, &t.human, vec![handoff_row(ctx)])];
     }
     if let Ok(Some(_)) = ctx.store.open_escalation_for_chat(chat) {
         return vec![send(chat, thread, &t.escalation_exists, Vec::new())];
@@ -109,12 +105,7 @@ pub fn open(
         return Ok(if urgent {
             Vec::new()
         } else {
-            vec![send(
-                chat,
-                None,
-                &t.human,
-                vec![super::handlers::handoff_row(ctx)],
-            )]
+            vec![send(chat, None, &t.human, vec![handoff_row(ctx)])]
         });
     }
     let before = ctx.store.open_escalation_for_chat(chat)?;
@@ -143,7 +134,7 @@ pub fn open(
         actions.push(Action::OpenTopic {
             chat_id: group,
             escalation: escalation.id,
-            name: topic_name(&escalation),
+            name: render::topic_name(&escalation),
         });
         let mut card = card(ctx, &escalation, alarm)?;
         if let Some(first) = card.first_mut() {
@@ -178,19 +169,6 @@ pub fn open(
         }
     }
     Ok(actions)
-}
-
-fn topic_name(e: &Escalation) -> String {
-    let mut name = format!(
-        "{} · {} · #{}",
-        e.name,
-        e.reason.as_str().replace('_', " "),
-        e.id
-    );
-    if e.urgent {
-        name = format!("URGENT · {name}");
-    }
-    name.chars().take(120).collect()
 }
 
 /// What coordinators are told when a caregiver's message in an escalated chat looks like an
@@ -626,10 +604,5 @@ pub fn on_group_callback(ctx: &Ctx, from: &User, callback: &Callback) -> Out {
 
 /// The notice for the coordinators when a caregiver blocked the bot.
 pub fn blocked_notice(group: i64, id: i64, text: &str) -> Vec<Action> {
-    let mut m = OutMessage::new(
-        group,
-        render::escape(&text.replace("{id}", &id.to_string())),
-    );
-    m.escalation = Some(id);
-    vec![Action::Send(m)]
+    vec![Action::Send(render::escalation_notice(group, id, text))]
 }

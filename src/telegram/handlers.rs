@@ -2,7 +2,6 @@
 //! the handler tree ([`schema`]); the endpoints do one thing each and never call Telegram
 //! themselves: their actions go to the outbox with the update's completion.
 
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use teloxide::dispatching::{DpHandlerDescription, HandlerExt, UpdateFilterExt};
@@ -11,45 +10,14 @@ use teloxide::types::{CallbackQuery, ChatKind, Me, Message, MessageKind, Update}
 use teloxide::utils::command::BotCommands;
 use tracing::Span;
 
-use super::action::{Action, Button, OutMessage};
 use super::callback::{Ask, Callback};
+use super::context::{handoff_row, Ctx, Out};
 use super::escalation::{self, CloseKind, GroupCommand};
 use super::render;
-use crate::core::{Alarm, Outcome, Reply, SharedEngine};
-use crate::settings::Settings;
-use crate::store::{AnswerRecord, AskedQuestion, Role, Store};
-
-/// What every handler may use.
-#[derive(Clone)]
-pub struct Ctx {
-    pub engine: SharedEngine,
-    pub store: Arc<dyn Store>,
-    pub settings: Arc<Settings>,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// What the update being handled leaves for its completion to write; each update is
-    /// handled with a fresh one.
-    pub journal: Journal,
-}
-
-/// What handling an update leaves behind besides its actions, written in the transaction that
-/// completes it ([`crate::store::Completion`]): so it is neither lost nor written twice when
-/// the bot stops half-way, and costs no transaction of its own.
-#[derive(Clone, Default)]
-pub struct Journal(Arc<Mutex<Option<AnswerRecord>>>);
-
-impl Journal {
-    fn set(&self, answer: AnswerRecord) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(answer);
-    }
-
-    /// The answer recorded while handling, if any.
-    pub fn take(&self) -> Option<AnswerRecord> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-}
-
-/// What a handler produces.
-pub type Out = anyhow::Result<Vec<Action>>;
+use crate::action::{Action, Button, OutMessage};
+use crate::clock::now_ms;
+use crate::core::{Alarm, Outcome, Reply};
+use crate::store::{AnswerRecord, AskedQuestion, Role};
 
 /// The commands caregivers can use; the doc comments are the `/help` text and Telegram's menu.
 #[derive(BotCommands, Clone, Debug, PartialEq)]
@@ -163,8 +131,6 @@ fn addressed_to_us(msg: Message, me: Me) -> bool {
     mentioned || replied
 }
 
-pub use crate::clock::now_ms;
-
 fn thread_of(msg: &Message) -> Option<i32> {
     msg.thread_id.map(|t| t.0 .0)
 }
@@ -177,12 +143,6 @@ fn say(msg: &Message, text: &str, keyboard: Vec<Vec<Button>>) -> Action {
         text,
         keyboard,
     ))
-}
-
-/// The last keyboard row: the handoff link and the in-bot request for a coordinator.
-pub fn handoff_row(ctx: &Ctx) -> Vec<Button> {
-    let h = &ctx.settings.handoff;
-    render::handoff_row(&h.label, &h.url, &ctx.settings.reply.button_coordinator)
 }
 
 async fn on_command(msg: Message, cmd: Command, ctx: Ctx) -> Out {
@@ -571,7 +531,12 @@ pub async fn handle(tree: &Tree, update: Update, me: Me, ctx: Ctx) -> Vec<Action
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::core::SharedEngine;
+    use crate::settings::Settings;
+    use crate::telegram::context::Journal;
 
     /// Logs name a command as it is typed ("read"), not by the `Debug` of its discriminant.
     #[test]
@@ -625,7 +590,7 @@ mod tests {
             ),
         ];
         let settings = Settings::load_from(None, env).expect("settings");
-        let engine = crate::cli::open_engine(&settings).expect("engine");
+        let engine = crate::core::open_engine(&settings).expect("engine");
         let store = crate::store::SqliteStore::open(dir.join("faqbot.db")).expect("store");
         Ctx {
             engine: SharedEngine::new(engine),

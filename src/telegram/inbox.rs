@@ -12,9 +12,10 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tracing::{Instrument, Span};
 
-use super::action::Action;
 use super::api::{Api, ApiError};
-use super::handlers::{handle, Ctx, Journal, Tree};
+use super::context::{Ctx, Journal};
+use super::handlers::{handle, Tree};
+use crate::action::Action;
 use crate::metrics::Metrics;
 use crate::store::{AnswerRecord, Completion, InboxItem, NewUpdate, Store};
 

@@ -2,9 +2,9 @@
 //! Updates go through a durable inbox (`inbox`), handlers turn them into actions (`handlers`),
 //! and the outbox is sent within Telegram's limits (`sender`).
 
-pub mod action;
 pub mod api;
 pub mod callback;
+pub mod context;
 pub mod escalation;
 pub mod handlers;
 pub mod inbox;
@@ -13,5 +13,3 @@ pub mod render;
 pub mod run;
 pub mod sender;
 pub mod webhook;
-
-pub use action::{Action, Button, ButtonTarget, OutMessage};

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::sync::watch;
 
-use super::handlers::now_ms;
+use crate::clock::now_ms;
 use crate::core::SharedEngine;
 use crate::metrics::Metrics;
 use crate::settings::{Settings, TelegramMode};

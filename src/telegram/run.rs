@@ -10,7 +10,8 @@ use teloxide::utils::command::BotCommands;
 use tokio::sync::{watch, Notify};
 
 use super::api::{Api, ApiError};
-use super::handlers::{Command, Ctx};
+use super::context::Ctx;
+use super::handlers::Command;
 use super::{inbox, ops, sender, webhook};
 use crate::core::{Engine, SharedEngine};
 use crate::metrics::Metrics;
@@ -35,7 +36,7 @@ pub async fn run(
                 settings.store.path.display()
             )
         })?);
-    let engine = SharedEngine::new(crate::cli::open_engine(&settings)?);
+    let engine = SharedEngine::new(crate::core::open_engine(&settings)?);
     let api = Api::new(&settings)?;
     let metrics = Arc::new(Metrics::new());
     metrics.index_loaded(engine.get().index().num_passages());

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 use tokio::task::{self, JoinError, JoinSet};
 
-use super::action::{Action, Record};
 use super::api::{Api, ApiError, Performed};
 use super::render;
+use crate::action::{Action, Record};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::store::{OutboxHead, OutboxItem, RelayDirection, Store};
@@ -393,19 +393,8 @@ fn resolve(store: &dyn Store, group: i64, action: &Action) -> Action {
 /// The name of an escalation's forum topic, for recreating a deleted one.
 fn topic_name(store: &dyn Store, escalation: i64) -> String {
     match store.escalation(escalation) {
-        Ok(Some(e)) => {
-            let mut name = format!(
-                "{} · {} · #{}",
-                e.name,
-                e.reason.as_str().replace('_', " "),
-                e.id
-            );
-            if e.urgent {
-                name = format!("URGENT · {name}");
-            }
-            name.chars().take(120).collect()
-        }
-        _ => format!("Request #{escalation}"),
+        Ok(Some(e)) => render::topic_name(&e),
+        _ => render::unknown_topic_name(escalation),
     }
 }
 
@@ -648,7 +637,7 @@ fn settle(
             );
             let plain = match item.action.clone() {
                 Action::Send(mut m) => Action::Send({
-                    m.html = render::escape(&render::html_to_plain(&m.html));
+                    m.html = render::without_markup(&m.html);
                     m
                 }),
                 Action::Edit {
@@ -659,7 +648,7 @@ fn settle(
                 } => Action::Edit {
                     chat_id,
                     message_id,
-                    html: render::escape(&render::html_to_plain(&html)),
+                    html: render::without_markup(&html),
                     keyboard,
                 },
                 other => other,

@@ -59,7 +59,7 @@ async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> S
     };
     match store_updates(hook.store.as_ref(), std::slice::from_ref(&value)) {
         Ok(_) => {
-            hook.metrics.polled(super::handlers::now_ms());
+            hook.metrics.polled(crate::clock::now_ms());
             hook.inbox.notify_one();
             StatusCode::OK
         }

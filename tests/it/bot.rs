@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use faqbot::settings::Settings;
-use faqbot::store::{SqliteStore, Store};
+use faqbot::store::{Outbox, SqliteStore};
 use serde_json::Value;
 use tempfile::TempDir;
 

@@ -6,8 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use faqbot::store::Store;
-
 use crate::bot::{spawn_with, Bot, Home, TOKEN};
 use crate::fake_api::FakeTelegram;
 

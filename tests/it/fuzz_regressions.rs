@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use faqbot::fuzzing::{self, Harness};
+use faqbot_dev::fuzzing::{self, Harness};
 
 fn inputs(target: &str) -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

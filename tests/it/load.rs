@@ -30,7 +30,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use faqbot::store::{SqliteStore, Store};
+use faqbot::store::{Inbox, Outbox, SqliteStore};
 
 use crate::bot::{Bot, Home};
 use crate::fake_api::{FakeTelegram, SentMessage, BOT_USERNAME};

@@ -25,4 +25,5 @@ mod props;
 mod quality;
 mod report;
 mod search;
+mod synth;
 mod tg_html;

@@ -4,8 +4,8 @@
 
 use std::sync::OnceLock;
 
+use faqbot::action::ButtonTarget;
 use faqbot::telegram::render;
-use faqbot::telegram::ButtonTarget;
 use proptest::prelude::*;
 
 use crate::helpers::Shipped;

@@ -6,19 +6,21 @@ use std::sync::Arc;
 
 use teloxide::types::{Me, Update};
 
-use crate::core::{Engine, SharedEngine};
-use crate::metrics::Metrics;
-use crate::settings::Settings;
-use crate::store::SqliteStore;
-use crate::telegram::handlers::{self, Ctx, Tree};
-use crate::telegram::{render, Action, ButtonTarget, OutMessage};
-use crate::text::utf16_len;
+use faqbot::action::{Action, ButtonTarget, OutMessage};
+use faqbot::core::{Engine, SharedEngine};
+use faqbot::metrics::Metrics;
+use faqbot::settings::Settings;
+use faqbot::store::SqliteStore;
+use faqbot::telegram::context::Ctx;
+use faqbot::telegram::handlers::{self, Tree};
+use faqbot::telegram::render;
+use faqbot::text::utf16_len;
 
 /// The content parsers must never panic, whatever the bytes.
 pub fn content_parser(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let _ = crate::content::parse_guide(&text);
-    let _ = crate::content::Synonyms::parse(&text);
+    let _ = faqbot::content::parse_guide(&text);
+    let _ = faqbot::content::Synonyms::parse(&text);
 }
 
 /// Checks a message the bot would send: within Telegram's limits, with callback data that fits.
@@ -58,7 +60,8 @@ impl Harness {
         let env = vec![
             (
                 "FAQBOT_CONTENT__DIR".to_string(),
-                concat!(env!("CARGO_MANIFEST_DIR"), "/faq").to_string(),
+                // the shipped content, in the project folder above this crate
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../faq").to_string(),
             ),
             (
                 "FAQBOT_INDEX__DIR".to_string(),
@@ -70,9 +73,9 @@ impl Harness {
             ),
         ];
         let file = dir.path().join("defaults.toml");
-        std::fs::write(&file, crate::settings::DEFAULTS).expect("write the defaults");
+        std::fs::write(&file, faqbot::settings::DEFAULTS).expect("write the defaults");
         let settings = Settings::load_from(Some(&file), env).expect("settings");
-        let engine: Engine = crate::cli::open_engine(&settings).expect("engine");
+        let engine: Engine = faqbot::core::open_engine(&settings).expect("engine");
         let store = Arc::new(SqliteStore::open(dir.path().join("fuzz.db")).expect("store"));
         let me: Me = serde_json::from_value(serde_json::json!({
             "id": 1, "is_bot": true, "first_name": "FAQ", "username": "faq_test_bot",
@@ -122,7 +125,7 @@ impl Harness {
         let Ok(text) = std::str::from_utf8(data) else {
             return;
         };
-        let _ = crate::telegram::inbox::describe(&serde_json::from_str(text).unwrap_or_default());
+        let _ = faqbot::telegram::inbox::describe(&serde_json::from_str(text).unwrap_or_default());
         let Ok(update) = serde_json::from_str::<Update>(text) else {
             return;
         };

@@ -1,5 +1,8 @@
 //! What the bot does in Telegram, as data: handlers decide on actions, the store keeps them in
 //! the outbox, and the sender performs them. Serializable so a restart loses none.
+//!
+//! Plain data with no dependency on the adapter, so that the store (below the adapter) can
+//! keep them without naming `telegram`.
 
 use serde::{Deserialize, Serialize};
 

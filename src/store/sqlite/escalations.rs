@@ -1,15 +1,15 @@
-//! The SQL behind the escalation, transcript and relay methods of [`Store`](super::Store) on
-//! [`SqliteStore`]: `impl SqliteStore` helpers the trait implementation delegates to, plus the
-//! parts of forgetting, retention and chat migration that concern these tables (called inside
-//! the transactions of `sqlite.rs`).
+//! Escalations on SQLite: [`Escalations`] for [`SqliteStore`], plus the parts of forgetting,
+//! retention and chat migration that concern these tables and the transcript (called inside
+//! the transactions of `upkeep.rs` and `chats.rs`).
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, Transaction};
 use rusqlite::{Result as SqlResult, TransactionBehavior};
 
-use super::sqlite::{sql_limit, SqliteStore};
-use super::TranscriptEntry;
-use super::{Escalation, NewEscalation, Reason, RelayDirection, Role, StoreResult};
+use super::SqliteStore;
+use crate::store::{
+    Escalation, Escalations, NewEscalation, Reason, RelayDirection, Role, StoreResult,
+};
 
 /// The columns [`escalation_from_row`] reads, in its order.
 const COLUMNS: &str = "id, chat_id, user_id, name, username, language, reason, urgent, \
@@ -77,31 +77,8 @@ sql_name!(Reason);
 sql_name!(Role);
 sql_name!(RelayDirection);
 
-/// Appends one line to a chat's transcript.
-pub(super) fn insert_transcript(
-    conn: &Connection,
-    chat_id: i64,
-    entry: &TranscriptEntry,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO transcript (chat_id, at, role, text, passage_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        chat_id,
-        entry.at,
-        entry.role,
-        entry.text,
-        entry.passage_id
-    ])
-    .map(drop)
-}
-
-impl SqliteStore {
-    pub(super) fn sql_open_escalation(
-        &self,
-        e: &NewEscalation,
-        now: i64,
-    ) -> StoreResult<(Escalation, bool)> {
+impl Escalations for SqliteStore {
+    fn open_escalation(&self, e: &NewEscalation, now: i64) -> StoreResult<(Escalation, bool)> {
         let emergency = e.reason == Reason::Emergency;
         let urgent = e.urgent || emergency;
         self.run("open an escalation", |conn| {
@@ -147,40 +124,31 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_escalation(&self, id: i64) -> StoreResult<Option<Escalation>> {
+    fn escalation(&self, id: i64) -> StoreResult<Option<Escalation>> {
         self.run("read an escalation", |conn| {
             one_escalation(conn, "id = ?1", [id])
         })
     }
 
-    pub(super) fn sql_open_escalation_for_chat(
-        &self,
-        chat_id: i64,
-    ) -> StoreResult<Option<Escalation>> {
+    fn open_escalation_for_chat(&self, chat_id: i64) -> StoreResult<Option<Escalation>> {
         self.run("read a chat's open escalation", |conn| {
             one_escalation(conn, "chat_id = ?1 AND closed_at IS NULL", [chat_id])
         })
     }
 
-    pub(super) fn sql_escalation_by_thread(
-        &self,
-        thread_id: i32,
-    ) -> StoreResult<Option<Escalation>> {
+    fn escalation_by_thread(&self, thread_id: i32) -> StoreResult<Option<Escalation>> {
         self.run("find an escalation by topic", |conn| {
             one_escalation(conn, "thread_id = ?1", [thread_id])
         })
     }
 
-    pub(super) fn sql_escalation_by_card(
-        &self,
-        card_message_id: i32,
-    ) -> StoreResult<Option<Escalation>> {
+    fn escalation_by_card(&self, card_message_id: i32) -> StoreResult<Option<Escalation>> {
         self.run("find an escalation by card", |conn| {
             one_escalation(conn, "card_message_id = ?1", [card_message_id])
         })
     }
 
-    pub(super) fn sql_set_escalation_topic(
+    fn set_escalation_topic(
         &self,
         id: i64,
         thread_id: Option<i32>,
@@ -195,7 +163,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_set_escalation_card(&self, id: i64, message_id: i32) -> StoreResult<()> {
+    fn set_escalation_card(&self, id: i64, message_id: i32) -> StoreResult<()> {
         self.run("record an escalation's card", |conn| {
             conn.execute(
                 "UPDATE escalations SET card_message_id = ?2 WHERE id = ?1",
@@ -205,7 +173,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_claim_escalation(&self, id: i64, by: &str, now: i64) -> StoreResult<bool> {
+    fn claim_escalation(&self, id: i64, by: &str, now: i64) -> StoreResult<bool> {
         self.run("claim an escalation", |conn| {
             conn.execute(
                 "UPDATE escalations SET claimed_by = ?2, claimed_at = ?3
@@ -216,7 +184,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_record_coordinator_reply(&self, id: i64, now: i64) -> StoreResult<()> {
+    fn record_coordinator_reply(&self, id: i64, now: i64) -> StoreResult<()> {
         self.run("record a coordinator's reply", |conn| {
             conn.execute(
                 "UPDATE escalations SET first_reply_at = ?2
@@ -227,7 +195,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_close_escalation(&self, id: i64, by: &str, now: i64) -> StoreResult<bool> {
+    fn close_escalation(&self, id: i64, by: &str, now: i64) -> StoreResult<bool> {
         self.run("close an escalation", |conn| {
             conn.execute(
                 "UPDATE escalations SET closed_at = ?3, closed_by = ?2
@@ -238,7 +206,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_reopen_escalation(&self, id: i64, now: i64) -> StoreResult<bool> {
+    fn reopen_escalation(&self, id: i64, now: i64) -> StoreResult<bool> {
         self.run("reopen an escalation", |conn| {
             // One statement, so the check for another open escalation of the chat and the
             // update cannot interleave with another writer.
@@ -254,10 +222,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_mark_caregiver_blocked(
-        &self,
-        chat_id: i64,
-    ) -> StoreResult<Option<Escalation>> {
+    fn mark_caregiver_blocked(&self, chat_id: i64) -> StoreResult<Option<Escalation>> {
         self.run("mark an escalation blocked", |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
@@ -271,7 +236,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_list_escalations(&self, open: Option<bool>) -> StoreResult<Vec<Escalation>> {
+    fn list_escalations(&self, open: Option<bool>) -> StoreResult<Vec<Escalation>> {
         self.run("list escalations", |conn| {
             let sql = format!(
                 "SELECT {COLUMNS} FROM escalations
@@ -284,41 +249,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_add_transcript(
-        &self,
-        chat_id: i64,
-        entry: &TranscriptEntry,
-    ) -> StoreResult<()> {
-        self.run("add to a transcript", |conn| {
-            insert_transcript(conn, chat_id, entry)
-        })
-    }
-
-    pub(super) fn sql_transcript(
-        &self,
-        chat_id: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<TranscriptEntry>> {
-        self.run("read a transcript", |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT at, role, text, passage_id FROM (
-                     SELECT id, at, role, text, passage_id FROM transcript WHERE chat_id = ?1
-                     ORDER BY at DESC, id DESC LIMIT ?2
-                 ) ORDER BY at, id",
-            )?;
-            let rows = stmt.query_map(params![chat_id, sql_limit(limit)], |r| {
-                Ok(TranscriptEntry {
-                    at: r.get(0)?,
-                    role: r.get(1)?,
-                    text: r.get(2)?,
-                    passage_id: r.get(3)?,
-                })
-            })?;
-            rows.collect()
-        })
-    }
-
-    pub(super) fn sql_map_relay(
+    fn map_relay(
         &self,
         escalation_id: i64,
         group_message_id: i32,
@@ -337,7 +268,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_relay_by_group_message(
+    fn relay_by_group_message(
         &self,
         group_message_id: i32,
     ) -> StoreResult<Option<(i64, i32, RelayDirection)>> {
@@ -353,7 +284,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sql_relay_by_caregiver_message(
+    fn relay_by_caregiver_message(
         &self,
         chat_id: i64,
         caregiver_message_id: i32,
@@ -423,9 +354,9 @@ mod tests {
 
     use tempfile::TempDir;
 
-    use super::super::schema::MIGRATIONS;
-    use super::super::{AnswerRecord, Completion, NewUpdate, Store};
     use super::*;
+    use crate::store::schema::MIGRATIONS;
+    use crate::store::*;
 
     fn open(dir: &TempDir) -> SqliteStore {
         SqliteStore::open(dir.path().join("bot.db")).expect("open store")

@@ -1,0 +1,9 @@
+//! faqbot's development tools, kept out of the shipped library and binary: the benchmark
+//! content generator ([`synth`], and the `generate` binary over it) and the entry points the
+//! fuzz targets and their regression tests share ([`fuzzing`]).
+//!
+//! faqbot uses this crate as a dev-dependency only (benches, tests); it depends on faqbot, not
+//! the other way round.
+
+pub mod fuzzing;
+pub mod synth;

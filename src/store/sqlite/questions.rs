@@ -1,0 +1,280 @@
+//! The editors' log on SQLite: [`QuestionLog`] for [`SqliteStore`], and the questions' part of
+//! answering, forgetting, retention and chat migration.
+
+use rusqlite::{params, Connection, Row, Transaction};
+
+use super::SqliteStore;
+use crate::store::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog, StoreResult};
+
+/// Outcomes whose text editors read; the others are only counted.
+const KEEP_TEXT: [&str; 3] = ["answer", "suggest", "no_match"];
+
+/// Longest question text kept, in characters (a Telegram message is at most 4,096).
+const MAX_TEXT_CHARS: usize = 1000;
+
+/// Logs a question of `chat_id` (in the answer's transaction).
+pub(super) fn insert(conn: &Connection, chat_id: i64, q: &AskedQuestion) -> rusqlite::Result<()> {
+    let text = q
+        .text
+        .as_deref()
+        .filter(|_| KEEP_TEXT.contains(&q.outcome.as_str()))
+        .map(|t| t.chars().take(MAX_TEXT_CHARS).collect::<String>());
+    let offered = (!q.offered.is_empty()).then(|| q.offered.join(" "));
+    conn.prepare_cached(
+        "INSERT INTO questions (chat_id, at, outcome, text, passage_id, offered, confidence, chosen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        chat_id,
+        q.at,
+        q.outcome,
+        text,
+        q.passage_id,
+        offered,
+        q.confidence.map(f64::from),
+        q.chosen
+    ])?;
+    Ok(())
+}
+
+/// Marks `passage` as chosen on the chat's latest question whose suggestions offered it.
+pub(super) fn choose(conn: &Connection, chat_id: i64, passage: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE questions SET chosen = ?2 WHERE id = (
+             SELECT id FROM questions
+             WHERE chat_id = ?1 AND outcome = 'suggest'
+               AND instr(' ' || offered || ' ', ' ' || ?2 || ' ') > 0
+             ORDER BY at DESC, id DESC LIMIT 1)",
+    )?
+    .execute(params![chat_id, passage])?;
+    Ok(())
+}
+
+/// `/forget`: the chat's questions go.
+pub(super) fn forget_chat(tx: &Transaction<'_>, chat_id: i64) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM questions WHERE chat_id = ?1", [chat_id])?;
+    Ok(())
+}
+
+/// Retention: questions older than `cutoff` lose their text and chat.
+pub(super) fn purge_older_than(tx: &Transaction<'_>, cutoff: i64) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE questions SET text = NULL, chat_id = NULL
+         WHERE at < ?1 AND (text IS NOT NULL OR chat_id IS NOT NULL)",
+        [cutoff],
+    )
+}
+
+/// A group became a supergroup: its questions move to the new id.
+pub(super) fn migrate_chat(tx: &Transaction<'_>, old: i64, new: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE questions SET chat_id = ?2 WHERE chat_id = ?1",
+        params![old, new],
+    )?;
+    Ok(())
+}
+
+fn logged_from_row(r: &Row<'_>) -> rusqlite::Result<LoggedQuestion> {
+    let offered: Option<String> = r.get(6)?;
+    let confidence: Option<f64> = r.get(7)?;
+    Ok(LoggedQuestion {
+        chat_id: r.get(0)?,
+        question: AskedQuestion {
+            at: r.get(1)?,
+            outcome: r.get(2)?,
+            text: r.get(3)?,
+            passage_id: r.get(4)?,
+            chosen: r.get(5)?,
+            offered: offered
+                .map(|o| o.split_whitespace().map(String::from).collect())
+                .unwrap_or_default(),
+            // stored from an f32: narrowing it back loses nothing
+            confidence: confidence.map(|c| c as f32),
+        },
+    })
+}
+
+impl QuestionLog for SqliteStore {
+    fn questions_between(&self, from: i64, to: i64) -> StoreResult<Vec<LoggedQuestion>> {
+        self.run("read the questions", |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT chat_id, at, outcome, text, passage_id, chosen, offered, confidence
+                 FROM questions WHERE at >= ?1 AND at < ?2 ORDER BY at, id",
+            )?;
+            let rows = stmt.query_map([from, to], logged_from_row)?;
+            rows.collect()
+        })
+    }
+
+    fn not_helpful_between(&self, from: i64, to: i64) -> StoreResult<Vec<NotHelpful>> {
+        self.run("read the votes", |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT f.passage_id, f.created_at, q.at, q.text
+                 FROM feedback f
+                 LEFT JOIN questions q ON q.id = (
+                     SELECT id FROM questions
+                     WHERE chat_id = f.chat_id AND at <= f.created_at
+                       AND (passage_id = f.passage_id OR chosen = f.passage_id)
+                     ORDER BY at DESC, id DESC LIMIT 1)
+                 WHERE f.helpful = 0 AND f.created_at >= ?1 AND f.created_at < ?2
+                 ORDER BY f.passage_id, f.created_at",
+            )?;
+            let rows = stmt.query_map([from, to], |r| {
+                Ok(NotHelpful {
+                    passage_id: r.get(0)?,
+                    at: r.get(1)?,
+                    question_at: r.get(2)?,
+                    question_text: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::store::{AnswerRecord, Chats, Upkeep};
+
+    fn asked(at: i64, outcome: &str, text: &str) -> AskedQuestion {
+        AskedQuestion {
+            at,
+            outcome: outcome.into(),
+            text: Some(text.into()),
+            passage_id: None,
+            offered: Vec::new(),
+            confidence: Some(0.5),
+            chosen: None,
+        }
+    }
+
+    fn record(chat_id: i64, question: Option<AskedQuestion>, chosen: Option<&str>) -> AnswerRecord {
+        AnswerRecord {
+            chat_id,
+            transcript: Vec::new(),
+            no_match_streak: 0,
+            question,
+            chosen: chosen.map(String::from),
+        }
+    }
+
+    fn open(dir: &TempDir) -> SqliteStore {
+        SqliteStore::open(dir.path().join("faqbot.db")).expect("open")
+    }
+
+    #[test]
+    fn questions_choices_and_votes_are_read_back() {
+        let dir = TempDir::new().expect("tempdir");
+        let store = open(&dir);
+        let mut answered = asked(100, "answer", "what is til");
+        answered.passage_id = Some("til".into());
+        store
+            .record_answer(&record(1, Some(answered), None))
+            .expect("record");
+        let mut suggested = asked(200, "suggest", "when is enough");
+        suggested.offered = vec!["faq-when-to-stop".into(), "emotional-reality".into()];
+        store
+            .record_answer(&record(1, Some(suggested.clone()), None))
+            .expect("record");
+        // a later suggestion in another chat offering the same passage is not touched
+        store
+            .record_answer(&record(2, Some(suggested.clone()), None))
+            .expect("record");
+        store
+            .record_answer(&record(1, None, Some("emotional-reality")))
+            .expect("choose");
+        // smalltalk is counted, its text not kept
+        store
+            .record_answer(&record(1, Some(asked(300, "smalltalk", "thanks!")), None))
+            .expect("record");
+        store
+            .record_feedback(1, "emotional-reality", false, 400)
+            .expect("vote");
+        store.record_feedback(1, "til", false, 500).expect("vote");
+        store.record_feedback(1, "adc", false, 600).expect("vote");
+        store.record_feedback(2, "til", true, 600).expect("vote");
+
+        let qs = store.questions_between(0, 1000).expect("questions");
+        assert_eq!(qs.len(), 4);
+        assert_eq!(qs[0].question.passage_id.as_deref(), Some("til"));
+        assert_eq!(qs[1].question.offered, suggested.offered);
+        assert_eq!(qs[1].question.chosen.as_deref(), Some("emotional-reality"));
+        assert_eq!(qs[2].question.chosen, None, "chat 2 chose nothing");
+        assert_eq!(qs[3].question.text, None, "smalltalk text is not kept");
+        assert_eq!(qs[3].question.outcome, "smalltalk");
+        assert_eq!(store.questions_between(150, 250).expect("window").len(), 2);
+
+        let votes = store.not_helpful_between(0, 1000).expect("votes");
+        let summary: Vec<(&str, Option<&str>)> = votes
+            .iter()
+            .map(|v| (v.passage_id.as_str(), v.question_text.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("adc", None),
+                ("emotional-reality", Some("when is enough")),
+                ("til", Some("what is til")),
+            ]
+        );
+    }
+
+    #[test]
+    fn migration_3_applies_to_a_version_2_database() {
+        let dir = TempDir::new().expect("tempdir");
+        let path = dir.path().join("faqbot.db");
+        {
+            let conn = Connection::open(&path).expect("raw open");
+            for m in &crate::store::schema::MIGRATIONS[..2] {
+                conn.execute_batch(m).expect("v1 and v2 schema");
+            }
+            conn.pragma_update(None, "user_version", 2)
+                .expect("version");
+            conn.execute_batch(
+                "INSERT INTO transcript (chat_id, at, role, text) VALUES (5, 100, 'caregiver', 'hi')",
+            )
+            .expect("v2 rows");
+        }
+        let store = SqliteStore::open(&path).expect("open and migrate");
+        assert_eq!(store.transcript(5, 10).expect("transcript").len(), 1);
+        store
+            .record_answer(&record(5, Some(asked(200, "no_match", "new")), None))
+            .expect("the new table works");
+        assert_eq!(store.questions_between(0, 1000).expect("read").len(), 1);
+    }
+
+    #[test]
+    fn retention_erases_text_and_chat_and_forget_deletes() {
+        let dir = TempDir::new().expect("tempdir");
+        let store = open(&dir);
+        for (chat, at) in [(1, 100), (1, 300), (2, 100)] {
+            store
+                .record_answer(&record(
+                    chat,
+                    Some(asked(at, "no_match", "secret words")),
+                    None,
+                ))
+                .expect("record");
+        }
+        store.purge_older_than(200).expect("purge");
+        let qs = store.questions_between(0, 1000).expect("questions");
+        assert_eq!(qs.len(), 3, "counts stay");
+        let erased: Vec<bool> = qs
+            .iter()
+            .map(|q| q.chat_id.is_none() && q.question.text.is_none())
+            .collect();
+        assert_eq!(erased, vec![true, true, false]);
+        store.migrate_chat(1, 11).expect("migrate");
+        assert_eq!(
+            store.questions_between(0, 1000).expect("questions")[2].chat_id,
+            Some(11)
+        );
+        store.forget_chat(11).expect("forget");
+        let qs = store.questions_between(0, 1000).expect("questions");
+        assert_eq!(qs.len(), 2, "the anonymous counts stay");
+        assert!(qs.iter().all(|q| q.chat_id.is_none()));
+    }
+}
