@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-mod report;
+pub mod report;
 
 pub use report::ReportFormat;
 
@@ -919,7 +919,7 @@ impl<'a> ExportRow<'a> {
 }
 
 /// `export --format csv`: a header line, then one line per escalation.
-fn export_csv(list: &[Escalation]) -> String {
+pub(crate) fn export_csv(list: &[Escalation]) -> String {
     let mut out = CSV_COLUMNS.join(",");
     out.push('\n');
     for e in list {
@@ -941,7 +941,7 @@ fn export_json(list: &[Escalation]) -> anyhow::Result<String> {
 
 /// A CSV cell as RFC 4180 wants it: quoted, with quotes doubled, when it contains a comma, a
 /// quote or a line break; as is otherwise.
-fn csv_field(cell: &str) -> Cow<'_, str> {
+pub(crate) fn csv_field(cell: &str) -> Cow<'_, str> {
     if cell.contains([',', '"', '\n', '\r']) {
         Cow::Owned(format!("\"{}\"", cell.replace('"', "\"\"")))
     } else {
@@ -951,7 +951,7 @@ fn csv_field(cell: &str) -> Cow<'_, str> {
 
 /// Free text for a CSV cell (before [`csv_field`]). Names come from Telegram profiles, which
 /// anyone can set to `=HYPERLINK(…)`: a leading ' keeps a spreadsheet from running it.
-fn csv_text(text: &str) -> String {
+pub(crate) fn csv_text(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
@@ -960,7 +960,7 @@ fn csv_text(text: &str) -> String {
 }
 
 /// Unix milliseconds as RFC 3339 UTC to the second: `2024-02-29T13:05:09Z`.
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     let (date, (h, m, s)) = split_time(ms);
     format!("{date}T{h:02}:{m:02}:{s:02}Z")
 }

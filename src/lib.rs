@@ -12,6 +12,7 @@ pub mod core;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod metrics;
+pub mod review;
 pub mod search;
 pub mod settings;
 pub mod store;

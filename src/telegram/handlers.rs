@@ -26,6 +26,8 @@ pub struct Ctx {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The review page's sign-in links, when `review.listen` is set.
+    pub review: Option<Arc<dyn crate::store::ReviewStore>>,
     /// What the update being handled leaves for its completion to write; each update is
     /// handled with a fresh one.
     pub journal: Journal,
@@ -71,6 +73,9 @@ pub enum Command {
     Read(String),
     #[command(description = "withdraw a request for a coordinator")]
     Cancel,
+    /// For coordinators, so not in caregivers' help and menu.
+    #[command(hide)]
+    Review,
 }
 
 impl Command {
@@ -85,6 +90,7 @@ impl Command {
             Command::Help => "help",
             Command::Read(_) => "read",
             Command::Cancel => "cancel",
+            Command::Review => "review",
         }
     }
 }
@@ -236,6 +242,7 @@ async fn on_command(msg: Message, cmd: Command, ctx: Ctx) -> Out {
             vec![say(&msg, &t.forget_confirm, keyboard)]
         }
         Command::Read(id) => answer(&ctx, &msg, &format!("/read {}", id.trim()), Log::Read).0,
+        Command::Review => return super::review::on_review(&ctx, &msg),
     })
 }
 
@@ -632,6 +639,7 @@ mod tests {
             store: Arc::new(store),
             settings: Arc::new(settings),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            review: None,
             journal: Journal::default(),
         }
     }
