@@ -24,5 +24,6 @@ mod privacy;
 mod props;
 mod quality;
 mod report;
+mod review;
 mod search;
 mod tg_html;

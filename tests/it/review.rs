@@ -1,0 +1,772 @@
+//! The coordinators' review page end to end: `faqbot run` with `review.listen`, filled by a real
+//! conversation through the fake Bot API (a caregiver with a hostile name asks, is escalated,
+//! a coordinator answers in the topic and closes), then the pages over HTTP (security: sessions,
+//! links, headers, escaping, CSV) and in headless Chromium driven through chromedriver.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use faqbot::review::{hash_secret, CSP};
+use faqbot::store::{ReviewStore, Store};
+use reqwest::redirect::Policy;
+
+use crate::bot::{Bot, Home, TOKEN};
+use crate::fake_api::FakeTelegram;
+
+const WAIT: Duration = Duration::from_secs(30);
+const GROUP: i64 = -1_001_234_567_890;
+/// A coordinator on the allow-list.
+const ANNA: i64 = 910_001;
+/// In the group, not on the allow-list.
+const BORIS: i64 = 910_002;
+/// A caregiver whose name is an HTML injection.
+const HOSTILE: i64 = 5_101;
+/// A caregiver whose name is a spreadsheet formula.
+const FORMULA: i64 = 5_102;
+pub const HOSTILE_NAME: &str = "<img src=x onerror=document.title='pwned'>";
+const FORMULA_NAME: &str = "=HYPERLINK(\"http://x.invalid\",\"click\")";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A bot with the review page on, and a conversation in its store.
+pub struct Setup {
+    pub fake: FakeTelegram,
+    pub home: Home,
+    pub bot: Option<Bot>,
+    pub base: String,
+    listen: String,
+    /// The hostile caregiver's request.
+    pub request: i64,
+}
+
+impl Setup {
+    pub fn new() -> Setup {
+        let fake = FakeTelegram::start(TOKEN);
+        fake.make_forum(GROUP);
+        let home = Home::shipped();
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut setup = Setup {
+            base: format!("http://{listen}"),
+            bot: None,
+            fake,
+            home,
+            listen,
+            request: 0,
+        };
+        setup.start(&ANNA.to_string());
+        setup.converse();
+        setup
+    }
+
+    /// (Re)starts the bot with `allowed` as the coordinators' allow-list.
+    pub fn start(&mut self, allowed: &str) {
+        self.bot = None;
+        let group = GROUP.to_string();
+        let settings = self.home.settings(
+            &self.fake,
+            &[
+                ("FAQBOT_COORDINATORS__CHAT_ID", group.as_str()),
+                ("FAQBOT_COORDINATORS__ALLOWED_USER_IDS", allowed),
+                ("FAQBOT_REVIEW__LISTEN", self.listen.as_str()),
+            ],
+        );
+        self.bot = Some(Bot::start(settings));
+        let url = format!("{}/signin", self.base);
+        assert!(
+            self.fake
+                .wait_until(WAIT, |_| get(&url, None).is_some_and(|r| r.status == 200)),
+            "the review listener never came up"
+        );
+    }
+
+    fn wait(&self, what: &str, pred: impl Fn(&FakeTelegram) -> bool) {
+        assert!(
+            self.fake.wait_until(WAIT, pred),
+            "timed out waiting for: {what}"
+        );
+    }
+
+    fn has_text(&self, chat: i64, needle: &str) -> bool {
+        self.fake
+            .messages_to(chat)
+            .iter()
+            .any(|m| m.visible.contains(needle))
+    }
+
+    /// A caregiver asks, is escalated (confirming), and writes again.
+    fn escalate(&self, chat: i64, question: &str) {
+        self.fake.push_text(chat, chat, question);
+        self.wait("the answer", |f| !f.messages_to(chat).is_empty());
+        self.fake.push_command(chat, chat, "/human");
+        self.wait("the confirmation", |f| {
+            f.messages_to(chat)
+                .iter()
+                .any(|m| m.callback_data().contains(&"h:y".to_string()))
+        });
+        let confirm = self
+            .fake
+            .messages_to(chat)
+            .into_iter()
+            .find(|m| m.callback_data().contains(&"h:y".to_string()))
+            .expect("confirm");
+        self.fake
+            .push_callback(chat, chat, confirm.message_id, "h:y");
+        self.wait("the escalation", |_| {
+            self.has_text(chat, "A coordinator has been asked")
+        });
+    }
+
+    fn converse(&mut self) {
+        self.fake.set_first_name(HOSTILE, HOSTILE_NAME);
+        self.fake.set_first_name(FORMULA, FORMULA_NAME);
+        self.fake.push_text(HOSTILE, HOSTILE, "how do i cook rice");
+        self.wait("the no-match answer", |f| {
+            !f.messages_to(HOSTILE).is_empty()
+        });
+        self.escalate(HOSTILE, "what is car-t cell therapy");
+        self.wait("a topic", |f| !f.topics(GROUP).is_empty());
+        let (thread, _, _) = self.fake.topics(GROUP)[0].clone();
+        self.fake
+            .push_text(HOSTILE, HOSTILE, "is it available in China?");
+        self.wait("the caregiver's message relayed", |f| {
+            f.sent("copyMessage")
+                .iter()
+                .any(|c| c["chat_id"].as_i64() == Some(GROUP))
+        });
+        self.fake
+            .push_topic_text(GROUP, ANNA, thread, "Yes, we can arrange a consultation.");
+        self.wait("the coordinator's reply relayed", |_| {
+            self.has_text(HOSTILE, "arrange a consultation")
+        });
+        self.fake.push_topic_text(GROUP, ANNA, thread, "/close");
+        self.wait("the caregiver told of the close", |_| {
+            self.has_text(HOSTILE, "closed this conversation")
+        });
+        self.escalate(FORMULA, "what are ADCs");
+        let store = self.home.store();
+        let list = store.list_escalations(None).expect("escalations");
+        self.request = list
+            .iter()
+            .find(|e| e.chat_id == HOSTILE)
+            .map(|e| e.id)
+            .expect("the hostile caregiver's request");
+    }
+
+    /// A fresh sign-in link sent to `user` by the bot on `/review` (`None` when none came).
+    pub fn link(&self, user: i64) -> Option<String> {
+        let before = self.fake.messages_to(user).len();
+        self.fake.push_command(user, user, "/review");
+        self.wait("the answer to /review", |f| {
+            f.messages_to(user).len() > before
+        });
+        let text = self.fake.messages_to(user).pop()?.visible;
+        let start = text.find("http://")?;
+        let link: String = text[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        Some(link)
+    }
+
+    /// Signs in over HTTP with a fresh link: the session cookie (`name=value`).
+    pub fn session(&self) -> String {
+        let link = self.link(ANNA).expect("a link");
+        let secret = link.rsplit('/').next().expect("secret");
+        let r = post_form(&format!("{}/signin", self.base), &[("link", secret)], None);
+        assert_eq!(r.status, 303, "{}", r.body);
+        cookie_of(&r).expect("a session cookie")
+    }
+}
+
+/// An HTTP answer, redirects not followed.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+fn answer(response: reqwest::Response) -> impl std::future::Future<Output = Option<Answer>> {
+    async move {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.ok()?;
+        Some(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+pub fn get(url: &str, cookie: Option<&str>) -> Option<Answer> {
+    block(async {
+        let mut req = client().get(url);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        answer(req.send().await.ok()?).await
+    })
+}
+
+fn post_form(url: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Answer {
+    block(async {
+        let mut req = client().post(url).form(form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        answer(req.send().await.ok()?).await
+    })
+    .expect("an answer")
+}
+
+/// The `name=value` of a `Set-Cookie`, with the header checked for its flags.
+fn cookie_of(r: &Answer) -> Option<String> {
+    let set = r.header("set-cookie")?;
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(flag), "{flag} missing: {set}");
+    }
+    assert!(!set.contains("Secure"), "no Secure over plain http: {set}");
+    Some(set.split(';').next()?.to_string())
+}
+
+/// Every page that shows or downloads anything.
+fn pages(request: i64) -> Vec<String> {
+    vec![
+        "/requests".into(),
+        "/requests?state=closed&urgency=normal".into(),
+        "/requests.csv".into(),
+        format!("/requests/{request}"),
+        format!("/requests/{request}/transcript.csv"),
+        "/gaps".into(),
+        "/gaps.csv".into(),
+        "/overview".into(),
+        "/overview.csv?days=7".into(),
+    ]
+}
+
+fn assert_refused(r: &Answer, what: &str) {
+    assert_eq!(r.status, 303, "{what}: {}", r.body);
+    assert_eq!(r.header("location"), Some("/signin"), "{what}");
+    assert!(!r.body.contains("car-t"), "{what}: text leaked");
+}
+
+#[test]
+fn pages_need_a_valid_session_and_carry_the_security_headers() {
+    let setup = Setup::new();
+    let base = &setup.base;
+    let store = setup.home.store();
+    let now = faqbot::clock::now_ms();
+
+    // expired session, a removed coordinator's session, forged and malformed cookies
+    let expired = "e".repeat(64);
+    store
+        .create_review_session(&hash_secret(&expired), ANNA, now - 1, now - 3_600_000)
+        .expect("expired session");
+    let boris = "b".repeat(64);
+    store
+        .create_review_session(&hash_secret(&boris), BORIS, now + 3_600_000, now)
+        .expect("an unlisted user's session");
+    let cookies = [
+        None,
+        Some(format!("faqbot_review={}", "0".repeat(64))),
+        Some(format!("faqbot_review={expired}")),
+        Some(format!("faqbot_review={boris}")),
+        Some("faqbot_review=x' OR '1'='1".to_string()),
+        Some(format!("faqbot_review={}", hash_secret(&expired))),
+    ];
+    for page in pages(setup.request) {
+        for cookie in &cookies {
+            let r = get(&format!("{base}{page}"), cookie.as_deref()).expect("answer");
+            assert_refused(&r, &format!("{page} with {cookie:?}"));
+            assert_eq!(r.header("content-security-policy"), Some(CSP), "{page}");
+        }
+    }
+    let notice = get(&format!("{base}/"), None).expect("root");
+    assert_eq!(notice.header("location"), Some("/requests"));
+    let notice = get(&format!("{base}/signin"), None).expect("notice");
+    assert!(notice.body.contains("/review"), "{}", notice.body);
+
+    // a valid session sees everything, with the same headers
+    let cookie = setup.session();
+    for page in pages(setup.request) {
+        let r = get(&format!("{base}{page}"), Some(&cookie)).expect("page");
+        assert_eq!(r.status, 200, "{page}: {}", r.body);
+        assert_eq!(r.header("content-security-policy"), Some(CSP), "{page}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert!(!r.body.contains("<script"), "{page}");
+    }
+    // and the responses that are not pages carry them too
+    for (path, status) in [("/style.css", 200), ("/nope", 404), ("/signin/zzz", 403)] {
+        let r = get(&format!("{base}{path}"), None).expect("answer");
+        assert_eq!(r.status, status, "{path}");
+        assert_eq!(r.header("content-security-policy"), Some(CSP), "{path}");
+    }
+
+    // the hostile name is text, in the list and on the request's page
+    let list = get(&format!("{base}/requests"), Some(&cookie)).expect("list");
+    assert!(
+        list.body
+            .contains("&lt;img src=x onerror=document.title='pwned'&gt;"),
+        "{}",
+        list.body
+    );
+    assert!(!list.body.contains("<img"), "markup from a name");
+    let page = get(&format!("{base}/requests/{}", setup.request), Some(&cookie)).expect("page");
+    assert!(!page.body.contains("<img"));
+    for text in [
+        "what is car-t cell therapy",
+        "is it available in China?",
+        "Yes, we can arrange a consultation.",
+        "https://t.me/c/1234567890/",
+    ] {
+        assert!(page.body.contains(text), "{text} missing:\n{}", page.body);
+    }
+    assert!(
+        page.body
+            .contains("1 from the caregiver to the coordinators"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("1 from coordinators to the caregiver"),
+        "{}",
+        page.body
+    );
+
+    // CSV cells that a spreadsheet would run are defused
+    let csv = get(&format!("{base}/requests.csv"), Some(&cookie)).expect("csv");
+    assert!(csv
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/csv")));
+    assert!(csv.body.contains("\"'=HYPERLINK(\"\"http"), "{}", csv.body);
+    assert!(!csv.body.contains(",=HYPERLINK") && !csv.body.contains(",\"=HYPERLINK"));
+
+    // signing out ends the session on the server, not just in the browser
+    let out = post_form(&format!("{base}/signout"), &[], Some(&cookie));
+    assert_eq!(out.status, 303);
+    assert!(out
+        .header("set-cookie")
+        .is_some_and(|c| c.contains("Max-Age=0")));
+    let r = get(&format!("{base}/requests"), Some(&cookie)).expect("after sign-out");
+    assert_refused(&r, "after sign-out");
+}
+
+#[test]
+fn a_link_works_once_only_for_coordinators_and_not_after_it_expired() {
+    let mut setup = Setup::new();
+    let base = setup.base.clone();
+    let link = setup.link(ANNA).expect("a link for a coordinator");
+    assert!(link.starts_with(&format!("{base}/signin/")), "{link}");
+    let secret = link.rsplit('/').next().expect("secret").to_string();
+    // opening the link (or a link preview) does not use it up
+    let opened = get(&link, None).expect("the link's page");
+    assert_eq!(opened.status, 200);
+    assert!(opened.body.contains("Sign in to the review page"));
+    let first = post_form(&format!("{base}/signin"), &[("link", &secret)], None);
+    assert_eq!(first.status, 303, "{}", first.body);
+    assert_eq!(first.header("location"), Some("/requests"));
+    let cookie = cookie_of(&first).expect("cookie");
+    let again = post_form(&format!("{base}/signin"), &[("link", &secret)], None);
+    assert_eq!(again.status, 403, "a link works once");
+    assert!(again.header("set-cookie").is_none());
+
+    // the store keeps hashes only
+    let store = setup.home.store();
+    assert_eq!(
+        store
+            .review_session(&secret, faqbot::clock::now_ms())
+            .expect("read"),
+        None
+    );
+
+    // an expired link
+    let now = faqbot::clock::now_ms();
+    let old = "a".repeat(64);
+    store
+        .create_review_link(&hash_secret(&old), ANNA, now - 1, now - 600_000)
+        .expect("expired link");
+    let r = post_form(&format!("{base}/signin"), &[("link", &old)], None);
+    assert_eq!(r.status, 403, "expired link");
+
+    // a non-coordinator gets no link, and a link for one (planted in the store) does not work
+    assert_eq!(setup.link(BORIS), None, "no link for a non-coordinator");
+    assert!(setup.has_text(BORIS, "for the service's coordinators"));
+    let planted = "c".repeat(64);
+    store
+        .create_review_link(&hash_secret(&planted), BORIS, now + 600_000, now)
+        .expect("planted link");
+    let r = post_form(&format!("{base}/signin"), &[("link", &planted)], None);
+    assert_eq!(r.status, 403, "non-coordinator");
+
+    // /review in the coordinators' group: the link goes privately
+    let before = setup.fake.messages_to(ANNA).len();
+    setup.fake.push_group_text(GROUP, ANNA, "/review", false);
+    setup.wait("the private link", |f| f.messages_to(ANNA).len() > before);
+    assert!(setup.has_text(ANNA, "/signin/"));
+    setup.wait("the note in the group", |f| {
+        f.messages_to(GROUP)
+            .iter()
+            .any(|m| m.visible.contains("sent you a sign-in link"))
+    });
+    assert!(
+        !setup
+            .fake
+            .messages_to(GROUP)
+            .iter()
+            .any(|m| m.visible.contains("/signin/")),
+        "no link in the group"
+    );
+
+    // rate limit on the sign-in endpoint
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(post_form(&format!("{base}/signin"), &[("link", "nope")], None).status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+
+    // taken off the allow-list: the session ends at the next start
+    assert_eq!(
+        get(&format!("{base}/requests"), Some(&cookie))
+            .expect("ok")
+            .status,
+        200
+    );
+    setup.start(&BORIS.to_string());
+    let r = get(&format!("{base}/requests"), Some(&cookie)).expect("answer");
+    assert_refused(&r, "a removed coordinator");
+}
+
+#[test]
+fn forget_removes_the_text_from_every_page() {
+    let setup = Setup::new();
+    let base = &setup.base;
+    let cookie = setup.session();
+    let before = get(&format!("{base}/gaps"), Some(&cookie)).expect("gaps");
+    assert!(
+        before.body.contains("how do i cook rice"),
+        "{}",
+        before.body
+    );
+    setup.fake.push_command(HOSTILE, HOSTILE, "/forget");
+    setup.wait("the confirmation", |f| {
+        f.messages_to(HOSTILE)
+            .iter()
+            .any(|m| m.callback_data().contains(&"g:y".to_string()))
+    });
+    let confirm = setup
+        .fake
+        .messages_to(HOSTILE)
+        .into_iter()
+        .rfind(|m| m.callback_data().contains(&"g:y".to_string()))
+        .expect("confirm");
+    setup
+        .fake
+        .push_callback(HOSTILE, HOSTILE, confirm.message_id, "g:y");
+    let store = setup.home.store();
+    setup.wait("the chat forgotten", |_| {
+        store
+            .list_escalations(None)
+            .is_ok_and(|l| l.iter().all(|e| e.chat_id != HOSTILE))
+    });
+    for page in pages(setup.request) {
+        let r = get(&format!("{base}{page}"), Some(&cookie)).expect("page");
+        for text in ["cook rice", "car-t cell", "available in China", "onerror"] {
+            assert!(!r.body.contains(text), "{text} still on {page}");
+        }
+    }
+    let gone = get(&format!("{base}/requests/{}", setup.request), Some(&cookie)).expect("page");
+    assert_eq!(gone.status, 404);
+}
+
+/// chromedriver on a free port, ended on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "chromedriver: install Debian's chromium and chromium-driver \
+                 (apt-get install -y chromium chromium-driver; .ci/run does)",
+            );
+        let url = format!("http://127.0.0.1:{port}");
+        let status = format!("{url}/status");
+        let deadline = std::time::Instant::now() + WAIT;
+        while get(&status, None).is_none_or(|r| r.status != 200) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chromedriver never started"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver { child, url }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshots() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("review-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+#[test]
+fn the_pages_in_headless_chromium() {
+    use fantoccini::{ClientBuilder, Locator};
+
+    let setup = Setup::new();
+    let driver = Driver::start();
+    let link = setup.link(ANNA).expect("a link");
+    let base = setup.base.clone();
+    let request = setup.request;
+    let store = setup.home.store();
+    let shots = screenshots();
+    let now = faqbot::clock::now_ms();
+    let expired = "d".repeat(64);
+    store
+        .create_review_link(&hash_secret(&expired), ANNA, now - 1, now - 600_000)
+        .expect("expired link");
+    let boris = "f".repeat(64);
+    store
+        .create_review_link(&hash_secret(&boris), BORIS, now + 600_000, now)
+        .expect("a non-coordinator's link");
+
+    let run = async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900"]
+            }),
+        );
+        let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&driver.url)
+            .await
+            .expect("a browser session");
+        let shot = |name: &'static str| {
+            let browser = browser.clone();
+            let path = shots.join(name);
+            async move {
+                let png = browser.screenshot().await.expect("screenshot");
+                std::fs::write(&path, png).expect("write the screenshot");
+            }
+        };
+        // the page's text once it contains `needle` (a click's navigation may still be under way)
+        let text_with = |needle: String| {
+            let browser = browser.clone();
+            async move {
+                let deadline = std::time::Instant::now() + WAIT;
+                loop {
+                    let text = match browser.find(Locator::Css("body")).await {
+                        Ok(body) => body.text().await.unwrap_or_default(),
+                        Err(_) => String::new(),
+                    };
+                    if text.contains(&needle) || std::time::Instant::now() > deadline {
+                        return text;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        let body_text = || text_with(String::new());
+
+        // without a session: the sign-in notice, whatever the page
+        browser
+            .goto(&format!("{base}/requests/{request}"))
+            .await
+            .expect("goto");
+        assert!(browser.current_url().await.expect("url").path() == "/signin");
+        assert!(text_with("send /review".into())
+            .await
+            .contains("send /review to the bot"));
+        shot("signin.png").await;
+
+        // the link from /review, opened as from Telegram, then the button
+        browser.goto(&link).await.expect("open the link");
+        browser
+            .find(Locator::Id("signin"))
+            .await
+            .expect("the button")
+            .click()
+            .await
+            .expect("click");
+        let text = text_with(HOSTILE_NAME.into()).await;
+        assert_eq!(
+            browser.current_url().await.expect("url").path(),
+            "/requests"
+        );
+        assert!(
+            text.contains(HOSTILE_NAME),
+            "the name shows literally: {text}"
+        );
+        assert!(text.contains(FORMULA_NAME), "{text}");
+        assert_eq!(
+            browser.title().await.expect("title"),
+            "Requests · faqbot review"
+        );
+        assert!(
+            browser
+                .find_all(Locator::Css("img"))
+                .await
+                .expect("img")
+                .is_empty(),
+            "an <img> was made from the name"
+        );
+        let rows = browser
+            .find_all(Locator::Css("#requests tbody tr"))
+            .await
+            .expect("rows");
+        assert_eq!(rows.len(), 2);
+        shot("requests.png").await;
+
+        // a filter
+        browser
+            .goto(&format!("{base}/requests?state=open"))
+            .await
+            .expect("filter");
+        let rows = browser
+            .find_all(Locator::Css("#requests tbody tr"))
+            .await
+            .expect("rows");
+        assert_eq!(rows.len(), 1, "only the open request");
+
+        // one request
+        browser
+            .goto(&format!("{base}/requests"))
+            .await
+            .expect("list");
+        browser
+            .find(Locator::LinkText(&format!("#{request}")))
+            .await
+            .expect("the request's link")
+            .click()
+            .await
+            .expect("click");
+        let text = text_with("Transcript".into()).await;
+        for needle in [
+            "what is car-t cell therapy",
+            "is it available in China?",
+            "Yes, we can arrange a consultation.",
+            HOSTILE_NAME,
+        ] {
+            assert!(text.contains(needle), "{needle} missing: {text}");
+        }
+        assert_eq!(
+            browser.title().await.expect("title"),
+            format!("Request #{request} · faqbot review")
+        );
+        shot("request.png").await;
+
+        // content gaps and the overview
+        browser.goto(&format!("{base}/gaps")).await.expect("gaps");
+        assert!(body_text().await.contains("how do i cook rice"));
+        shot("gaps.png").await;
+        browser
+            .goto(&format!("{base}/overview"))
+            .await
+            .expect("overview");
+        let charts = browser
+            .find_all(Locator::Css("figure.chart svg"))
+            .await
+            .expect("charts");
+        assert_eq!(charts.len(), 3);
+        assert!(body_text().await.contains("2 requests for a coordinator"));
+        shot("overview.png").await;
+        browser.set_window_size(390, 844).await.expect("phone size");
+        browser.refresh().await.expect("refresh");
+        shot("overview-phone.png").await;
+        browser
+            .set_window_size(1280, 900)
+            .await
+            .expect("desktop size");
+
+        // the same link again, an expired one, a non-coordinator's: refused
+        for (what, url) in [
+            ("reused", link.clone()),
+            ("expired", format!("{base}/signin/{expired}")),
+            ("non-coordinator", format!("{base}/signin/{boris}")),
+        ] {
+            browser.goto(&url).await.expect("open");
+            browser
+                .find(Locator::Id("signin"))
+                .await
+                .expect("the button")
+                .click()
+                .await
+                .expect("click");
+            let text = text_with("This sign-in link is not valid".into()).await;
+            assert!(
+                text.contains("This sign-in link is not valid"),
+                "{what}: {text}"
+            );
+        }
+        shot("refused.png").await;
+
+        // signing out
+        browser
+            .goto(&format!("{base}/requests"))
+            .await
+            .expect("list");
+        browser
+            .find(Locator::Css("form.signout button"))
+            .await
+            .expect("sign out")
+            .click()
+            .await
+            .expect("click");
+        text_with("Sign in".into()).await;
+        browser
+            .goto(&format!("{base}/requests"))
+            .await
+            .expect("list");
+        assert_eq!(browser.current_url().await.expect("url").path(), "/signin");
+        browser.close().await.expect("close the browser");
+    };
+    block(run);
+}
