@@ -91,30 +91,12 @@ pub fn overview(days: &[DayFigures]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Reason, Role};
+    use crate::store::Role;
 
     #[test]
     fn transcript_text_is_quoted_and_defused() {
-        let e = Escalation {
-            id: 3,
-            chat_id: 1,
-            user_id: 1,
-            name: "=HYPERLINK(\"x\")".into(),
-            username: None,
-            language: "en".into(),
-            reason: Reason::Asked,
-            urgent: false,
-            open: true,
-            created_at: 0,
-            claimed_by: None,
-            first_reply_at: None,
-            closed_at: None,
-            closed_by: None,
-            thread_id: None,
-            card_message_id: None,
-            topic_failed: false,
-            caregiver_blocked: false,
-        };
+        let mut e = super::super::data::tests::escalation(3, 0);
+        e.name = "=HYPERLINK(\"x\")".into();
         let lines = [TranscriptEntry {
             at: 60_000,
             role: Role::Caregiver,

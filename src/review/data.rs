@@ -186,10 +186,11 @@ pub fn last_days(days: u32, now: i64) -> Period {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn escalation(id: i64, created_at: i64) -> Escalation {
+    /// An open, unclaimed request for the review module's tests.
+    pub fn escalation(id: i64, created_at: i64) -> Escalation {
         Escalation {
             id,
             chat_id: id,

@@ -391,6 +391,7 @@ pub fn overview(
     coordinator: i64,
     days: &[DayFigures],
     open_now: usize,
+    median_first_reply: Option<i64>,
     period_days: u32,
 ) -> Markup {
     let labels: Vec<String> = days.iter().map(|d| d.date.clone()).collect();
@@ -419,7 +420,6 @@ pub fn overview(
             .map(|d| d.median_first_reply.map_or(0.0, |ms| ms as f64 / 60_000.0))
             .collect(),
     }];
-    let mut replies: Vec<i64> = days.iter().filter_map(|d| d.median_first_reply).collect();
     let total: u64 = days.iter().map(|d| d.escalations).sum();
     let answered: u64 = days.iter().flat_map(|d| d.outcomes.values()).sum();
     let count = |v: f64| format!("{v:.0}");
@@ -433,8 +433,8 @@ pub fn overview(
                 li { strong { (answered) } " messages answered" }
                 li { strong { (total) } " requests for a coordinator" }
                 li { strong { (open_now) } " open now" }
-                li { "median of the daily medians to first reply: "
-                    strong { (or_dash(data::median(&mut replies).map(format_age))) } }
+                li { "median time to first reply: "
+                    strong { (or_dash(median_first_reply.map(format_age))) } }
             }
             (stacked_bars("Answers per day, by outcome", &labels, &outcomes, &count))
             (stacked_bars("Requests for a coordinator per day", &labels, &requests, &count))

@@ -17,6 +17,7 @@ use super::data::{self, Filter};
 use super::{csv, pages, ReviewData};
 use crate::clock::now_ms;
 use crate::settings::Settings;
+use crate::store::{Escalation, Relay, StoreResult, TranscriptEntry};
 
 /// No script, no frames, no other origin: styles, images and forms from the page itself only.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -240,21 +241,25 @@ async fn requests_csv(
 /// `store.retention_days`).
 const TRANSCRIPT_LINES: usize = 5_000;
 
+/// A request with its chat's transcript and its relayed messages; `None` when unknown.
+type Loaded = (Escalation, Vec<TranscriptEntry>, Vec<Relay>);
+
+fn load_request(review: &Review, id: i64) -> StoreResult<Option<Loaded>> {
+    let data = &review.data;
+    let Some(e) = data.escalation(id)? else {
+        return Ok(None);
+    };
+    let lines = data.transcript(e.chat_id, TRANSCRIPT_LINES)?;
+    let relays = data.relays_of(e.id)?;
+    Ok(Some((e, lines, relays)))
+}
+
 async fn request(
     Coordinator(user): Coordinator,
     State(review): State<Review>,
     Path(id): Path<i64>,
 ) -> Response {
-    let data = &review.data;
-    let found = data.escalation(id).and_then(|e| match e {
-        Some(e) => {
-            let lines = data.transcript(e.chat_id, TRANSCRIPT_LINES)?;
-            let relays = data.relays_of(e.id)?;
-            Ok(Some((e, lines, relays)))
-        }
-        None => Ok(None),
-    });
-    match found {
+    match load_request(&review, id) {
         Ok(Some((e, lines, relays))) => {
             let link = pages::telegram_link(review.settings.coordinators.chat_id, &e);
             pages::page(
@@ -275,17 +280,11 @@ async fn transcript_csv(
     State(review): State<Review>,
     Path(id): Path<i64>,
 ) -> Response {
-    let data = &review.data;
-    let found = data.escalation(id).and_then(|e| match e {
-        Some(e) => {
-            let lines = data.transcript(e.chat_id, TRANSCRIPT_LINES)?;
-            let relays = data.relays_of(e.id)?;
-            Ok(Some(csv::transcript(&e, &lines, &relays)))
-        }
-        None => Ok(None),
-    });
-    match found {
-        Ok(Some(body)) => csv_download(&format!("request-{id}.csv"), body),
+    match load_request(&review, id) {
+        Ok(Some((e, lines, relays))) => csv_download(
+            &format!("request-{id}.csv"),
+            csv::transcript(&e, &lines, &relays),
+        ),
         Ok(None) => pages::error_page(StatusCode::NOT_FOUND, "No such request."),
         Err(e) => unavailable(e),
     }
@@ -338,13 +337,26 @@ async fn gaps_csv(
     }
 }
 
-fn overview_days(review: &Review, days: u32) -> anyhow::Result<(Vec<data::DayFigures>, usize)> {
+/// The overview's figures: per day, the requests open now, and the median time to first
+/// reply of the period's requests.
+type Figures = (Vec<data::DayFigures>, usize, Option<i64>);
+
+fn overview_days(review: &Review, days: u32) -> anyhow::Result<Figures> {
     let now = now_ms();
     let period = data::last_days(days, now);
     let report = report(review, days)?;
     let all = review.data.list_escalations(None)?;
     let open = all.iter().filter(|e| e.open).count();
-    Ok((data::per_day(period, &report.outcomes_per_day, &all), open))
+    let mut replies: Vec<i64> = all
+        .iter()
+        .filter(|e| e.created_at >= period.from && e.created_at < period.to)
+        .filter_map(data::first_reply)
+        .collect();
+    Ok((
+        data::per_day(period, &report.outcomes_per_day, &all),
+        open,
+        data::median(&mut replies),
+    ))
 }
 
 async fn overview(
@@ -354,9 +366,10 @@ async fn overview(
 ) -> Response {
     let days = days_of(query);
     match overview_days(&review, days) {
-        Ok((figures, open)) => {
-            pages::page(StatusCode::OK, pages::overview(user, &figures, open, days))
-        }
+        Ok((figures, open, median)) => pages::page(
+            StatusCode::OK,
+            pages::overview(user, &figures, open, median, days),
+        ),
         Err(e) => unavailable(e),
     }
 }
@@ -367,7 +380,7 @@ async fn overview_csv(
     query: Result<Query<Days>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     match overview_days(&review, days_of(query)) {
-        Ok((figures, _)) => csv_download("overview.csv", csv::overview(&figures)),
+        Ok((figures, _, _)) => csv_download("overview.csv", csv::overview(&figures)),
         Err(e) => unavailable(e),
     }
 }

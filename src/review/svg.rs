@@ -7,8 +7,8 @@ use maud::{html, Markup};
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 220.0;
 /// Room for the axis labels.
-const LEFT: f64 = 44.0;
-const BOTTOM: f64 = 24.0;
+const LEFT: f64 = 52.0;
+const BOTTOM: f64 = 30.0;
 const TOP: f64 = 10.0;
 
 /// One series of a stacked chart: a name (for the legend and titles) and a CSS class for its
@@ -38,8 +38,8 @@ pub fn stacked_bars(
     let slot = plot_w / n as f64;
     let bar = (slot * 0.8).max(1.0);
     let y = |v: f64| TOP + plot_h - v / max * plot_h;
-    // at most about eight date labels, whatever the period
-    let every = labels.len().div_ceil(8).max(1);
+    // at most five date labels, whatever the period, so they stay legible on a phone
+    let every = labels.len().div_ceil(5).max(1);
     html! {
         figure.chart {
             figcaption { (title) }
@@ -47,7 +47,7 @@ pub fn stacked_bars(
                 xmlns="http://www.w3.org/2000/svg" {
                 @for frac in [0.0, 0.5, 1.0] {
                     line.grid x1=(LEFT) x2=(WIDTH - 4.0) y1=(y(max * frac)) y2=(y(max * frac)) {}
-                    text.axis x=(LEFT - 4.0) y=(y(max * frac) + 4.0) text-anchor="end" {
+                    text.axis x=(LEFT - 6.0) y=(y(max * frac) + 6.0) text-anchor="end" {
                         (format(max * frac))
                     }
                 }

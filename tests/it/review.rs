@@ -98,24 +98,26 @@ impl Setup {
             .any(|m| m.visible.contains(needle))
     }
 
-    /// A caregiver asks, is escalated (confirming), and writes again.
-    fn escalate(&self, chat: i64, question: &str) {
-        self.fake.push_text(chat, chat, question);
-        self.wait("the answer", |f| !f.messages_to(chat).is_empty());
-        self.fake.push_command(chat, chat, "/human");
-        self.wait("the confirmation", |f| {
-            f.messages_to(chat)
-                .iter()
-                .any(|m| m.callback_data().contains(&"h:y".to_string()))
-        });
+    /// A caregiver sends `command` and presses the button with `data` in the bot's answer.
+    fn confirm(&self, chat: i64, command: &str, data: &str) {
+        let has = |m: &crate::fake_api::SentMessage| m.callback_data().contains(&data.to_string());
+        self.fake.push_command(chat, chat, command);
+        self.wait("the confirmation", |f| f.messages_to(chat).iter().any(has));
         let confirm = self
             .fake
             .messages_to(chat)
             .into_iter()
-            .find(|m| m.callback_data().contains(&"h:y".to_string()))
+            .rfind(has)
             .expect("confirm");
         self.fake
-            .push_callback(chat, chat, confirm.message_id, "h:y");
+            .push_callback(chat, chat, confirm.message_id, data);
+    }
+
+    /// A caregiver asks, then asks for a coordinator and confirms.
+    fn escalate(&self, chat: i64, question: &str) {
+        self.fake.push_text(chat, chat, question);
+        self.wait("the answer", |f| !f.messages_to(chat).is_empty());
+        self.confirm(chat, "/human", "h:y");
         self.wait("the escalation", |_| {
             self.has_text(chat, "A coordinator has been asked")
         });
@@ -212,17 +214,15 @@ fn block<T>(f: impl std::future::Future<Output = T>) -> T {
         .block_on(f)
 }
 
-fn answer(response: reqwest::Response) -> impl std::future::Future<Output = Option<Answer>> {
-    async move {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.text().await.ok()?;
-        Some(Answer {
-            status,
-            headers,
-            body,
-        })
-    }
+async fn answer(response: reqwest::Response) -> Option<Answer> {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.ok()?;
+    Some(Answer {
+        status,
+        headers,
+        body,
+    })
 }
 
 pub fn get(url: &str, cookie: Option<&str>) -> Option<Answer> {
@@ -475,21 +475,7 @@ fn forget_removes_the_text_from_every_page() {
         "{}",
         before.body
     );
-    setup.fake.push_command(HOSTILE, HOSTILE, "/forget");
-    setup.wait("the confirmation", |f| {
-        f.messages_to(HOSTILE)
-            .iter()
-            .any(|m| m.callback_data().contains(&"g:y".to_string()))
-    });
-    let confirm = setup
-        .fake
-        .messages_to(HOSTILE)
-        .into_iter()
-        .rfind(|m| m.callback_data().contains(&"g:y".to_string()))
-        .expect("confirm");
-    setup
-        .fake
-        .push_callback(HOSTILE, HOSTILE, confirm.message_id, "g:y");
+    setup.confirm(HOSTILE, "/forget", "g:y");
     let store = setup.home.store();
     setup.wait("the chat forgotten", |_| {
         store
