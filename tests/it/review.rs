@@ -131,6 +131,24 @@ impl Setup {
             !f.messages_to(HOSTILE).is_empty()
         });
         self.escalate(HOSTILE, "what is car-t cell therapy");
+        // the answer marked Not helpful, for the content gaps
+        let mut vote = None;
+        for m in self.fake.messages_to(HOSTILE) {
+            if let Some(d) = m
+                .callback_data()
+                .into_iter()
+                .find(|d| d.starts_with("f:n:"))
+            {
+                vote = Some((m.message_id, d));
+            }
+        }
+        let (message, data) = vote.expect("a Not helpful button");
+        self.fake.push_callback(HOSTILE, HOSTILE, message, &data);
+        let passage = data.trim_start_matches("f:n:").to_string();
+        let store = self.home.store();
+        self.wait("the vote", |_| {
+            store.feedback_counts(&passage).is_ok_and(|(_, no)| no == 1)
+        });
         self.wait("a topic", |f| !f.topics(GROUP).is_empty());
         let (thread, _, _) = self.fake.topics(GROUP)[0].clone();
         self.fake
@@ -691,7 +709,16 @@ fn the_pages_in_headless_chromium() {
 
         // content gaps and the overview
         browser.goto(&format!("{base}/gaps")).await.expect("gaps");
-        assert!(body_text().await.contains("how do i cook rice"));
+        let text = body_text().await;
+        assert!(text.contains("how do i cook rice"), "{text}");
+        let votes = browser
+            .find(Locator::Id("not-helpful"))
+            .await
+            .expect("the Not helpful table")
+            .text()
+            .await
+            .expect("text");
+        assert!(votes.contains("what is car-t cell therapy"), "{votes}");
         shot("gaps.png").await;
         browser
             .goto(&format!("{base}/overview"))
