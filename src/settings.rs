@@ -606,6 +606,27 @@ mod tests {
     }
 
     #[test]
+    fn the_review_page_needs_an_address_and_the_allow_list() {
+        let e = Settings::load_from(None, env(&[("FAQBOT_REVIEW__LISTEN", "everywhere")]))
+            .expect_err("bad address");
+        assert!(e.to_string().contains("review.listen"), "{e}");
+        let on = [
+            ("FAQBOT_TELEGRAM__TOKEN", "123:abc"),
+            ("FAQBOT_REVIEW__LISTEN", "127.0.0.1:8090"),
+        ];
+        let s = Settings::load_from(None, env(&on)).expect("valid");
+        assert_eq!(s.review.base(), "http://127.0.0.1:8090");
+        let e = s.validate_for_run().expect_err("no allow-list");
+        assert!(e.to_string().contains("allowed_user_ids"), "{e}");
+        let mut listed = on.to_vec();
+        listed.push(("FAQBOT_COORDINATORS__ALLOWED_USER_IDS", "7"));
+        listed.push(("FAQBOT_REVIEW__BASE_URL", "https://review.example.org/"));
+        let s = Settings::load_from(None, env(&listed)).expect("valid");
+        s.validate_for_run().expect("runs");
+        assert_eq!(s.review.base(), "https://review.example.org");
+    }
+
+    #[test]
     fn content_links_join_the_site_address() {
         let s = Settings::load_from(None, vec![]).expect("valid");
         assert_eq!(

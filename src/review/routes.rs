@@ -132,9 +132,18 @@ struct SigninForm {
 async fn signin(
     State(review): State<Review>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Form(form): Form<SigninForm>,
 ) -> Response {
     let now = now_ms();
+    // the button is on our own page: a form posted from another site (signing a victim in as
+    // someone else) is refused where the browser says so
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return pages::signin_refused();
+    }
     if !review.limiter.allow(peer.ip(), now) {
         tracing::warn!(client = %peer.ip(), "review sign-in: too many attempts");
         let mut r = pages::error_page(

@@ -254,10 +254,23 @@ pub fn get(url: &str, cookie: Option<&str>) -> Option<Answer> {
 }
 
 fn post_form(url: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Answer {
+    post_form_from(url, form, cookie, None)
+}
+
+/// A form post, as from a page of `site` (`Sec-Fetch-Site`) when given.
+fn post_form_from(
+    url: &str,
+    form: &[(&str, &str)],
+    cookie: Option<&str>,
+    site: Option<&str>,
+) -> Answer {
     block(async {
         let mut req = client().post(url).form(form);
         if let Some(c) = cookie {
             req = req.header("cookie", c);
+        }
+        if let Some(site) = site {
+            req = req.header("sec-fetch-site", site);
         }
         answer(req.send().await.ok()?).await
     })
@@ -408,7 +421,20 @@ fn a_link_works_once_only_for_coordinators_and_not_after_it_expired() {
     let opened = get(&link, None).expect("the link's page");
     assert_eq!(opened.status, 200);
     assert!(opened.body.contains("Sign in to the review page"));
-    let first = post_form(&format!("{base}/signin"), &[("link", &secret)], None);
+    // a form on another site cannot sign a browser in, and does not use the link up
+    let forged = post_form_from(
+        &format!("{base}/signin"),
+        &[("link", &secret)],
+        None,
+        Some("cross-site"),
+    );
+    assert_eq!(forged.status, 403);
+    let first = post_form_from(
+        &format!("{base}/signin"),
+        &[("link", &secret)],
+        None,
+        Some("same-origin"),
+    );
     assert_eq!(first.status, 303, "{}", first.body);
     assert_eq!(first.header("location"), Some("/requests"));
     let cookie = cookie_of(&first).expect("cookie");
