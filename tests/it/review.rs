@@ -809,3 +809,116 @@ fn the_pages_in_headless_chromium() {
     };
     block(run);
 }
+
+/// Log lines written by one test, in memory.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+#[test]
+fn access_is_logged_by_coordinator_id_never_with_text() {
+    use faqbot::store::{NewEscalation, Reason, Role, SqliteStore, TranscriptEntry};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path().join("faqbot.db")).expect("store");
+    let now = faqbot::clock::now_ms();
+    let (e, _) = store
+        .open_escalation(
+            &NewEscalation {
+                chat_id: 77,
+                user_id: 77,
+                name: "Secret Name".into(),
+                username: None,
+                language: "en".into(),
+                reason: Reason::Emergency,
+                urgent: true,
+            },
+            now,
+        )
+        .expect("escalate");
+    store
+        .add_transcript(
+            77,
+            &TranscriptEntry {
+                at: now,
+                role: Role::Caregiver,
+                text: "SECRET-TEXT-42".into(),
+                passage_id: None,
+            },
+        )
+        .expect("transcript");
+    let session = "9".repeat(64);
+    store
+        .create_review_session(&hash_secret(&session), 7, now + 3_600_000, now)
+        .expect("session");
+    let settings = faqbot::settings::Settings::load_from(
+        None,
+        vec![("FAQBOT_COORDINATORS__ALLOWED_USER_IDS".into(), "7".into())],
+    )
+    .expect("settings");
+    let review =
+        faqbot::review::Review::new(std::sync::Arc::new(store), std::sync::Arc::new(settings));
+
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let cookie = format!("faqbot_review={session}");
+    let statuses = tracing::subscriber::with_default(subscriber, || {
+        // one thread: the server's tasks log to this thread's subscriber
+        block(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let base = format!("http://{}", listener.local_addr().expect("address"));
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let server = tokio::spawn(faqbot::review::serve(listener, review, stopped));
+            let mut statuses = Vec::new();
+            for page in pages(e.id) {
+                let r = client()
+                    .get(format!("{base}{page}"))
+                    .header("cookie", &cookie)
+                    .send()
+                    .await
+                    .expect("answer");
+                statuses.push(r.status().as_u16());
+                let body = r.text().await.expect("body");
+                assert!(!body.is_empty());
+            }
+            let _ = stop.send(true);
+            let _ = server.await;
+            statuses
+        })
+    });
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let logs = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf-8");
+    assert!(
+        logs.contains("coordinator=7") && logs.contains(&format!("/requests/{}", e.id)),
+        "{logs}"
+    );
+    assert!(!logs.contains("SECRET-TEXT-42"), "{logs}");
+    assert!(!logs.contains("Secret Name"), "{logs}");
+}
