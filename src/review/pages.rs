@@ -237,6 +237,27 @@ fn role_text(r: Role) -> &'static str {
     }
 }
 
+/// The request's record: when it was opened, first answered and closed, with the notes the
+/// chat's transcript keeps (events, not messages), oldest first.
+fn notes(e: &Escalation, transcript: &[TranscriptEntry]) -> Vec<(i64, String)> {
+    let mut notes = vec![(e.created_at, format!("opened: {}", reason_text(e.reason)))];
+    if let Some(at) = e.first_reply_at {
+        notes.push((at, "first coordinator reply relayed".into()));
+    }
+    if let Some(at) = e.closed_at {
+        let by = e.closed_by.as_deref().unwrap_or("someone");
+        notes.push((at, format!("closed by {by}")));
+    }
+    notes.extend(
+        transcript
+            .iter()
+            .filter(|t| t.role == Role::Note)
+            .map(|t| (t.at, t.text.clone())),
+    );
+    notes.sort_by_key(|(at, _)| *at);
+    notes
+}
+
 /// One request: who, why, the transcript, relays and notes.
 pub fn request(
     coordinator: i64,
@@ -246,7 +267,7 @@ pub fn request(
     link: Option<String>,
     now: i64,
 ) -> Markup {
-    let notes: Vec<&TranscriptEntry> = transcript.iter().filter(|t| t.role == Role::Note).collect();
+    let notes = notes(e, transcript);
     let count = |d: RelayDirection| relays.iter().filter(|r| r.direction == d).count();
     layout(
         &format!("Request #{}", e.id),
@@ -303,8 +324,7 @@ pub fn request(
                 } }
             }
             h2 { "Notes" }
-            @if notes.is_empty() { p { "None." } }
-            ul id="notes" { @for n in &notes { li { (format_utc(n.at)) ": " (n.text) } } }
+            ul id="notes" { @for (at, text) in &notes { li { (format_utc(*at)) ": " (text) } } }
         },
     )
 }

@@ -377,6 +377,8 @@ fn pages_need_a_valid_session_and_carry_the_security_headers() {
         "is it available in China?",
         "Yes, we can arrange a consultation.",
         "https://t.me/c/1234567890/",
+        "closed by User910001",
+        "first coordinator reply relayed",
     ] {
         assert!(page.body.contains(text), "{text} missing:\n{}", page.body);
     }
