@@ -25,5 +25,6 @@ mod props;
 mod quality;
 mod report;
 mod review;
+mod review_browser;
 mod search;
 mod tg_html;
