@@ -1,7 +1,6 @@
 //! The command line: argument definitions and one function per command. `main` only parses,
 //! sets up logging and maps errors to an exit code.
 
-use std::borrow::Cow;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -10,11 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 mod escalations;
-mod report;
 
 pub use escalations::escalations;
 
-pub use report::ReportFormat;
+pub use crate::report::ReportFormat;
 
 use crate::clock::now_ms;
 use crate::content;
@@ -22,7 +20,6 @@ use crate::core::{open_engine, Engine, Reply};
 use crate::search;
 use crate::settings::Settings;
 use crate::store::SqliteStore;
-use crate::text;
 
 /// faqbot: answers caregivers' questions from the guides in faq/, on Telegram or here.
 #[derive(Debug, Parser)]
@@ -484,9 +481,9 @@ pub fn report(
     days: u32,
 ) -> anyhow::Result<()> {
     let now = now_ms();
-    let period = report::Period::new(since, until, days, now)?;
+    let period = crate::report::Period::new(since, until, days, now)?;
     let store = open_existing_store(&settings.store.path)?;
-    let report = report::build(&store, period, settings.store.retention_days, now)?;
+    let report = crate::report::build(&store, period, settings.store.retention_days, now)?;
     let out = match format {
         ReportFormat::Text => report.text(),
         ReportFormat::Csv => report.csv(),
@@ -525,69 +522,6 @@ fn open_existing_store(path: &Path) -> anyhow::Result<SqliteStore> {
         }
     }
     Ok(SqliteStore::open(path)?)
-}
-
-/// Text safe to print on a terminal: control characters (which could move the cursor or
-/// change colours) and bidirectional overrides (which could reorder what is shown) become
-/// `?`; newlines are kept only when `keep_newlines`, tabs become spaces.
-fn printable(s: &str, keep_newlines: bool) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\n' if keep_newlines => '\n',
-            '\t' | '\n' | '\r' => ' ',
-            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => '?',
-            c if c.is_control() => '?',
-            c => c,
-        })
-        .collect()
-}
-
-/// [`printable`] on one line, cut to `max` characters with an ellipsis.
-fn one_line(s: &str, max: usize) -> String {
-    let clean = printable(s, false);
-    if clean.chars().count() <= max {
-        return clean;
-    }
-    let mut cut: String = clean.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
-
-/// A CSV cell as RFC 4180 wants it: quoted, with quotes doubled, when it contains a comma, a
-/// quote or a line break; as is otherwise.
-fn csv_field(cell: &str) -> Cow<'_, str> {
-    if cell.contains([',', '"', '\n', '\r']) {
-        Cow::Owned(format!("\"{}\"", cell.replace('"', "\"\"")))
-    } else {
-        Cow::Borrowed(cell)
-    }
-}
-
-/// Free text for a CSV cell (before [`csv_field`]). Names come from Telegram profiles, which
-/// anyone can set to `=HYPERLINK(…)`: a leading ' keeps a spreadsheet from running it.
-fn csv_text(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    }
-}
-
-/// Unix milliseconds as RFC 3339 UTC to the second: `2024-02-29T13:05:09Z`.
-fn rfc3339(ms: i64) -> String {
-    let (date, (h, m, s)) = split_time(ms);
-    format!("{date}T{h:02}:{m:02}:{s:02}Z")
-}
-
-/// The UTC date (`YYYY-MM-DD`) and time of day of unix milliseconds.
-fn split_time(ms: i64) -> (String, (i64, i64, i64)) {
-    let secs = ms.div_euclid(1000);
-    let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, mo, d) = text::civil_from_days(days);
-    (
-        format!("{y:04}-{mo:02}-{d:02}"),
-        (of_day / 3600, of_day % 3600 / 60, of_day % 60),
-    )
 }
 
 #[cfg(test)]
@@ -686,51 +620,5 @@ mod tests {
             "cannot read questions from stdin: disk on fire"
         );
         assert_eq!(String::from_utf8_lossy(&out), "answer to 1\nanswer to 2\n");
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field(""), "");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-        assert_eq!(csv_field("cr\rhere"), "\"cr\rhere\"");
-        assert_eq!(csv_field("it's; fine"), "it's; fine");
-        assert!(matches!(csv_field("plain"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn csv_text_defuses_formulas_only_in_text() {
-        assert_eq!(csv_text("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(csv_text("+1"), "'+1");
-        assert_eq!(csv_text("-x"), "'-x");
-        assert_eq!(csv_text("@me"), "'@me");
-        assert_eq!(csv_text("Ann"), "Ann");
-    }
-
-    #[test]
-    fn times_are_formatted_in_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(999), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(951_868_799_000), "2000-02-29T23:59:59Z");
-        assert_eq!(rfc3339(1_709_211_909_000), "2024-02-29T13:05:09Z");
-        assert_eq!(rfc3339(1_735_689_599_000), "2024-12-31T23:59:59Z");
-        assert_eq!(rfc3339(1_735_689_600_000), "2025-01-01T00:00:00Z");
-        // 2100 is not a leap year.
-        assert_eq!(rfc3339(4_107_542_400_000), "2100-03-01T00:00:00Z");
-        assert_eq!(rfc3339(-2_208_988_800_000), "1900-01-01T00:00:00Z");
-    }
-
-    #[test]
-    fn text_for_the_terminal_is_defused() {
-        assert_eq!(printable("a\u{1b}[31mred", false), "a?[31mred");
-        assert_eq!(printable("x\u{202e}y", false), "x?y");
-        assert_eq!(printable("a\nb\tc", true), "a\nb c");
-        assert_eq!(printable("a\nb", false), "a b");
-        assert_eq!(one_line("abcdef", 4), "abc…");
-        assert_eq!(one_line("abcd", 4), "abcd");
     }
 }

@@ -24,6 +24,7 @@ pub struct Settings {
     pub search: SearchSettings,
     pub log: LogSettings,
     pub ops: OpsSettings,
+    pub review: ReviewSettings,
     pub reply: ReplyTexts,
 }
 
@@ -31,6 +32,29 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct OpsSettings {
     pub listen: String,
+}
+
+/// The coordinators' review page (`review.listen`, off when empty).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSettings {
+    pub listen: String,
+    /// The page's public address, for the sign-in links the bot sends; `https://` makes the
+    /// session cookie `Secure`. Empty: `http://` and `listen`.
+    pub base_url: String,
+    pub session_hours: u32,
+    pub link_minutes: u32,
+}
+
+impl ReviewSettings {
+    /// The address sign-in links start with, without a trailing slash.
+    pub fn base(&self) -> String {
+        if self.base_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.base_url.trim_end_matches('/').to_string()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +216,10 @@ pub struct ReplyTexts {
     pub group_open_list: String,
     pub group_is_closed: String,
     pub group_emergency: String,
+    pub review_link: String,
+    pub review_link_sent: String,
+    pub review_refused: String,
+    pub review_off: String,
     /// The three emergency notices per language (ISO 639-1), shown above the English one.
     #[serde(default)]
     pub emergency_translations: BTreeMap<String, EmergencyTexts>,
@@ -417,6 +445,35 @@ impl Settings {
                 ),
             ));
         }
+        if !self.review.listen.is_empty()
+            && self.review.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(bad(
+                "review.listen",
+                format!(
+                    "must be an address such as 127.0.0.1:8090, not {:?}",
+                    self.review.listen
+                ),
+            ));
+        }
+        if !self.review.base_url.is_empty() && !is_url(&self.review.base_url) {
+            return Err(bad(
+                "review.base_url",
+                format!("must be an http(s) address, not {:?}", self.review.base_url),
+            ));
+        }
+        if !(1..=24 * 30).contains(&self.review.session_hours) {
+            return Err(bad(
+                "review.session_hours",
+                "must be between 1 and 720".into(),
+            ));
+        }
+        if !(1..=60).contains(&self.review.link_minutes) {
+            return Err(bad(
+                "review.link_minutes",
+                "must be between 1 and 60".into(),
+            ));
+        }
         if self.content.reload_secs == 0 {
             return Err(bad("content.reload_secs", "must be at least 1".into()));
         }
@@ -445,6 +502,12 @@ impl Settings {
             return Err(missing(
                 "telegram.token",
                 "is not set (get one from @BotFather)",
+            ));
+        }
+        if !self.review.listen.is_empty() && self.coordinators.allowed_user_ids.is_empty() {
+            return Err(missing(
+                "coordinators.allowed_user_ids",
+                "must list the coordinators when review.listen is set: only they can sign in",
             ));
         }
         if self.telegram.mode == TelegramMode::Webhook {
@@ -540,6 +603,27 @@ mod tests {
         let e = Settings::load_from(Some(Path::new("/nonexistent/faqbot.toml")), vec![])
             .expect_err("missing");
         assert!(e.to_string().contains("/nonexistent/faqbot.toml"), "{e}");
+    }
+
+    #[test]
+    fn the_review_page_needs_an_address_and_the_allow_list() {
+        let e = Settings::load_from(None, env(&[("FAQBOT_REVIEW__LISTEN", "everywhere")]))
+            .expect_err("bad address");
+        assert!(e.to_string().contains("review.listen"), "{e}");
+        let on = [
+            ("FAQBOT_TELEGRAM__TOKEN", "123:abc"),
+            ("FAQBOT_REVIEW__LISTEN", "127.0.0.1:8090"),
+        ];
+        let s = Settings::load_from(None, env(&on)).expect("valid");
+        assert_eq!(s.review.base(), "http://127.0.0.1:8090");
+        let e = s.validate_for_run().expect_err("no allow-list");
+        assert!(e.to_string().contains("allowed_user_ids"), "{e}");
+        let mut listed = on.to_vec();
+        listed.push(("FAQBOT_COORDINATORS__ALLOWED_USER_IDS", "7"));
+        listed.push(("FAQBOT_REVIEW__BASE_URL", "https://review.example.org/"));
+        let s = Settings::load_from(None, env(&listed)).expect("valid");
+        s.validate_for_run().expect("runs");
+        assert_eq!(s.review.base(), "https://review.example.org");
     }
 
     #[test]

@@ -165,8 +165,44 @@ pub fn utf16_len(s: &str) -> usize {
     s.chars().map(char::len_utf16).sum()
 }
 
+/// Text safe to print on a terminal: control characters (which could move the cursor or
+/// change colours) and bidirectional overrides (which could reorder what is shown) become
+/// `?`; newlines are kept only when `keep_newlines`, tabs become spaces.
+pub fn printable(s: &str, keep_newlines: bool) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' if keep_newlines => '\n',
+            '\t' | '\n' | '\r' => ' ',
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => '?',
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect()
+}
+
+/// [`printable`] on one line, cut to `max` characters with an ellipsis.
+pub fn one_line(s: &str, max: usize) -> String {
+    let clean = printable(s, false);
+    if clean.chars().count() <= max {
+        return clean;
+    }
+    let mut cut: String = clean.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn text_for_the_terminal_is_defused() {
+        assert_eq!(super::printable("a\u{1b}[31mred", false), "a?[31mred");
+        assert_eq!(super::printable("x\u{202e}y", false), "x?y");
+        assert_eq!(super::printable("a\nb\tc", true), "a\nb c");
+        assert_eq!(super::printable("a\nb", false), "a b");
+        assert_eq!(one_line("abcdef", 4), "abc…");
+        assert_eq!(one_line("abcd", 4), "abcd");
+    }
+
     use super::*;
 
     #[test]

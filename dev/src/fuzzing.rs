@@ -134,6 +134,7 @@ impl Harness {
             store: self.store.clone(),
             settings: Arc::new(self.settings.clone()),
             metrics: Arc::new(Metrics::new()),
+            review: None,
             journal: Default::default(),
         };
         let actions =

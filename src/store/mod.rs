@@ -21,11 +21,13 @@
 
 mod error;
 mod questions;
+mod review;
 mod schema;
 mod sqlite;
 
 pub use error::{StoreError, StoreResult};
 pub use questions::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog};
+pub use review::{Relay, ReviewStore};
 pub use sqlite::SqliteStore;
 
 use crate::action::Action;

@@ -151,4 +151,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX questions_at ON questions (at);
     CREATE INDEX questions_chat ON questions (chat_id, at);
     "#,
+    // 4: the coordinators' review page: one-time sign-in links and sessions, both kept only as
+    // SHA-256 hashes of the secrets the browser holds (a copy of the file signs nobody in).
+    r#"
+    CREATE TABLE review_links (
+        hash       TEXT PRIMARY KEY,
+        user_id    INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE review_sessions (
+        hash       TEXT PRIMARY KEY,
+        user_id    INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX review_sessions_user ON review_sessions (user_id);
+    "#,
 ];

@@ -25,6 +25,8 @@ pub enum GroupCommand {
     Open,
     #[command(description = "reopen this request")]
     Reopen,
+    #[command(description = "a sign-in link to the review page, sent to you privately")]
+    Review,
 }
 
 pub fn reason_of(ask: Ask) -> Reason {
@@ -471,6 +473,7 @@ pub fn on_group_command(ctx: &Ctx, msg: &Message, cmd: GroupCommand) -> Out {
         .as_ref()
         .map_or_else(|| "a coordinator".to_string(), display_name);
     match cmd {
+        GroupCommand::Review => super::review::on_review(ctx, msg),
         GroupCommand::Open => {
             let open = ctx.store.list_escalations(Some(true))?;
             if open.is_empty() {

@@ -39,6 +39,9 @@ pub enum Command {
     Read(String),
     #[command(description = "withdraw a request for a coordinator")]
     Cancel,
+    /// For coordinators, so not in caregivers' help and menu.
+    #[command(hide)]
+    Review,
 }
 
 impl Command {
@@ -53,6 +56,7 @@ impl Command {
             Command::Help => "help",
             Command::Read(_) => "read",
             Command::Cancel => "cancel",
+            Command::Review => "review",
         }
     }
 }
@@ -196,6 +200,7 @@ async fn on_command(msg: Message, cmd: Command, ctx: Ctx) -> Out {
             vec![say(&msg, &t.forget_confirm, keyboard)]
         }
         Command::Read(id) => answer(&ctx, &msg, &format!("/read {}", id.trim()), Log::Read).0,
+        Command::Review => return super::review::on_review(&ctx, &msg),
     })
 }
 
@@ -597,6 +602,7 @@ mod tests {
             store: Arc::new(store),
             settings: Arc::new(settings),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            review: None,
             journal: Journal::default(),
         }
     }

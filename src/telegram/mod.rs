@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod inbox;
 pub mod ops;
 pub mod render;
+pub mod review;
 pub mod run;
 pub mod sender;
 pub mod webhook;

@@ -29,13 +29,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     settings.validate_for_run()?;
     let settings = Arc::new(settings);
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&settings.store.path).with_context(|| {
-            format!(
-                "cannot open the store (store.path = {})",
-                settings.store.path.display()
-            )
-        })?);
+    let sqlite = Arc::new(SqliteStore::open(&settings.store.path).with_context(|| {
+        format!(
+            "cannot open the store (store.path = {})",
+            settings.store.path.display()
+        )
+    })?);
+    let store: Arc<dyn Store> = sqlite.clone();
+    let review_on = !settings.review.listen.is_empty();
     let engine = SharedEngine::new(crate::core::open_engine(&settings)?);
     let api = Api::new(&settings)?;
     let metrics = Arc::new(Metrics::new());
@@ -45,6 +46,7 @@ pub async fn run(
         store: store.clone(),
         settings: settings.clone(),
         metrics: metrics.clone(),
+        review: review_on.then(|| sqlite.clone() as Arc<dyn crate::store::ReviewStore>),
         journal: Default::default(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -151,6 +153,24 @@ pub async fn run(
         tasks.spawn(async move {
             if let Err(e) = ops::serve(listener, ops, stop).await {
                 tracing::error!(error = %e, "ops listener failed");
+            }
+        });
+    }
+    if review_on {
+        let listener = tokio::net::TcpListener::bind(&settings.review.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on review.listen = {}",
+                    settings.review.listen
+                )
+            })?;
+        let review = crate::review::Review::new(sqlite.clone(), settings.clone());
+        let stop = stop_rx.clone();
+        tracing::info!(listen = %settings.review.listen, "review page listening");
+        tasks.spawn(async move {
+            if let Err(e) = crate::review::serve(listener, review, stop).await {
+                tracing::error!(error = %e, "review listener failed");
             }
         });
     }

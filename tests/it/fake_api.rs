@@ -258,6 +258,8 @@ struct St {
     delivered: HashMap<i64, Instant>,
     /// When each `getUpdates` request arrived, in arrival order.
     poll_arrivals: Vec<Instant>,
+    /// First names set by a test (`set_first_name`); others are `User<id>`.
+    first_names: HashMap<i64, String>,
 }
 
 #[derive(Default)]
@@ -541,7 +543,7 @@ impl FakeTelegram {
                 .unwrap_or(now_unix() - 60);
             let message = json!({
                 "message_id": message_id,
-                "from": user_json(user_id),
+                "from": user_json(&st, user_id),
                 "chat": chat_json(&st, chat_id),
                 "date": date,
                 "edit_date": now_unix(),
@@ -591,7 +593,7 @@ impl FakeTelegram {
             let update = json!({
                 "callback_query": {
                     "id": query_id,
-                    "from": user_json(user_id),
+                    "from": user_json(&st, user_id),
                     "message": message,
                     "chat_instance": format!("ci{}", chat_id.unsigned_abs()),
                     "data": data,
@@ -614,7 +616,7 @@ impl FakeTelegram {
             let message_id = alloc_message_id(&mut st, chat_id);
             let mut m = Map::new();
             m.insert("message_id".into(), message_id.into());
-            m.insert("from".into(), user_json(user_id));
+            m.insert("from".into(), user_json(&st, user_id));
             m.insert("chat".into(), chat_json(&st, chat_id));
             m.insert("date".into(), now_unix().into());
             fill(&mut st, &mut m);
@@ -783,6 +785,11 @@ impl FakeTelegram {
         let mut st = self.lock();
         st.chats.entry(old).or_default().migrated_to = Some(new);
         st.chats.entry(new).or_default().supergroup = true;
+    }
+
+    /// Gives `user_id` a first name (e.g. a hostile one) in the updates pushed from now on.
+    pub fn set_first_name(&self, user_id: i64, name: &str) {
+        self.lock().first_names.insert(user_id, name.to_string());
     }
 
     /// Makes `chat_id` a forum supergroup, where `createForumTopic` works and messages may
@@ -1029,11 +1036,16 @@ fn file(st: &mut St, kind: &str, size: u32) -> Value {
     })
 }
 
-fn user_json(user_id: i64) -> Value {
+fn user_json(st: &St, user_id: i64) -> Value {
+    let first_name = st
+        .first_names
+        .get(&user_id)
+        .cloned()
+        .unwrap_or_else(|| format!("User{user_id}"));
     json!({
         "id": user_id,
         "is_bot": false,
-        "first_name": format!("User{user_id}"),
+        "first_name": first_name,
         "username": format!("user{user_id}"),
         "language_code": "en",
     })

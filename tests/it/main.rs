@@ -24,6 +24,8 @@ mod privacy;
 mod props;
 mod quality;
 mod report;
+mod review;
+mod review_browser;
 mod search;
 mod synth;
 mod tg_html;

@@ -4,13 +4,17 @@
 //! there; and the outcomes per day. Read from the store's question log
 //! ([`QuestionLog`]); text only where retention still keeps it.
 
+pub mod escalations;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use serde::Serialize;
 
-use super::{csv_field, csv_text, one_line, printable, split_time};
+use crate::clock::split_time;
+use crate::csv::{field as csv_field, text as csv_text};
 use crate::store::{LoggedQuestion, NotHelpful, QuestionLog};
+use crate::text::{one_line, printable};
 
 /// A day in milliseconds.
 const DAY_MS: i64 = 86_400_000;
@@ -360,7 +364,7 @@ fn not_helpful(votes: &[NotHelpful]) -> Vec<Votes> {
             questions: group
                 .iter()
                 .map(|v| VotedQuestion {
-                    voted_at: super::rfc3339(v.at),
+                    voted_at: crate::clock::rfc3339(v.at),
                     text: v.question_text.clone(),
                 })
                 .collect(),
