@@ -144,19 +144,23 @@ impl Model {
     }
 }
 
-/// Whether a normalized message says enough for the model: five words, or in a language
-/// written without spaces, 24 letters.
+/// Whether a normalized message says enough for the model: eight words (in a language written
+/// without spaces, two characters count as a word). In a shorter message the pieces of its few
+/// words weigh too much ("pins and needles in her hands" read as an emergency for its "and");
+/// the emergencies the phrasings miss are told at length.
 pub fn long_enough(normalized: &str) -> bool {
-    normalized
+    let words: usize = normalized
         .split(' ')
         .filter(|w| !w.is_empty())
-        .nth(4)
-        .is_some()
-        || normalized
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .nth(23)
-            .is_some()
+        .map(|w| {
+            if w.chars().all(|c| c >= '\u{2E80}') {
+                w.chars().count().div_ceil(2)
+            } else {
+                1
+            }
+        })
+        .sum();
+    words >= 8
 }
 
 /// Every feature of a normalized message (words separated by single spaces, a space at each
@@ -254,8 +258,14 @@ mod tests {
     #[test]
     fn a_few_words_are_not_enough() {
         assert!(!long_enough(" you are very helpful "));
-        assert!(long_enough(" she is hot and shaking badly "));
+        assert!(!long_enough(" pins and needles in her hands "));
+        assert!(long_enough(
+            " she is hot and shaking badly since this morning "
+        ));
         assert!(!long_enough(" 我爸爸发烧 "));
+        assert!(long_enough(
+            " 我妈从早上到现在一直吐 连水都喝不进去 化疗是前天做的 "
+        ));
         assert!(long_enough(
             " 我爸爸化疗后第七天发烧到三十九度还一直发抖叫不醒怎么办 "
         ));
