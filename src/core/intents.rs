@@ -274,9 +274,13 @@ mod tests {
             "put me through to your team",
             "pls have someone whatsapp me",
             "can your coordinator email me today",
+            "can I speak to one of your coordinators",
+            "is anyone there?",
+            "we need to speak with a real person about dad",
         ] {
             assert!(i.handoff(text), "{text}");
         }
         assert!(!i.handoff("can the mdt review my dad's scans"));
+        assert!(!i.handoff("is anyone there who has tried til therapy"));
     }
 }
