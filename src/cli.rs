@@ -14,7 +14,7 @@ pub use escalations::escalations;
 
 pub use crate::report::ReportFormat;
 
-use crate::clock::now_ms;
+use crate::clock::Clock;
 use crate::content;
 use crate::core::{open_engine, Engine, Reply};
 use crate::search;
@@ -480,7 +480,7 @@ pub fn report(
     until: Option<&str>,
     days: u32,
 ) -> anyhow::Result<()> {
-    let now = now_ms();
+    let now = Clock::system().now_ms();
     let period = crate::report::Period::new(since, until, days, now)?;
     let store = open_existing_store(&settings.store.path)?;
     let report = crate::report::build(&store, period, settings.store.retention_days, now)?;

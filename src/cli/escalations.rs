@@ -2,7 +2,7 @@
 //! a table, one escalation with its transcript, or CSV / JSON for reporting.
 
 use super::{open_existing_store, write_stdout, EscalationsCommand, ExportFormat};
-use crate::clock::{now_ms, split_time};
+use crate::clock::{split_time, Clock};
 use crate::report::escalations::{export_csv, export_json};
 use crate::settings::Settings;
 use crate::store::{Chats, Escalation, Escalations, Role, TranscriptEntry};
@@ -11,7 +11,7 @@ use crate::text::{one_line, printable};
 /// `faqbot escalations list|show|export`.
 pub fn escalations(settings: &Settings, command: EscalationsCommand) -> anyhow::Result<()> {
     let store = open_existing_store(&settings.store.path)?;
-    let now = now_ms();
+    let now = Clock::system().now_ms();
     let out = match command {
         EscalationsCommand::List { status } => {
             let filter = status.as_option();

@@ -172,7 +172,7 @@ impl FromRequestParts<Review> for Coordinator {
             state.data.as_ref(),
             &state.settings,
             &secret,
-            crate::clock::now_ms(),
+            state.clock.now_ms(),
         ) {
             Ok(Some(user)) => {
                 // who looked at what, never what it said

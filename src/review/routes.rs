@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use super::auth::{self, Coordinator, Limiter};
 use super::data::{self, Filter};
 use super::{csv, pages, ReviewData};
-use crate::clock::now_ms;
+use crate::clock::Clock;
 use crate::settings::Settings;
 use crate::store::{Escalation, Relay, StoreResult, TranscriptEntry};
 
@@ -29,13 +29,15 @@ pub struct Review {
     pub data: Arc<dyn ReviewData>,
     pub settings: Arc<Settings>,
     pub limiter: Arc<Limiter>,
+    pub clock: Clock,
 }
 
 impl Review {
-    pub fn new(data: Arc<dyn ReviewData>, settings: Arc<Settings>) -> Review {
+    pub fn new(data: Arc<dyn ReviewData>, settings: Arc<Settings>, clock: Clock) -> Review {
         Review {
             data,
             settings,
+            clock,
             limiter: Arc::new(Limiter::default()),
         }
     }
@@ -135,7 +137,7 @@ async fn signin(
     headers: HeaderMap,
     Form(form): Form<SigninForm>,
 ) -> Response {
-    let now = now_ms();
+    let now = review.clock.now_ms();
     // the button is on our own page: a form posted from another site (signing a victim in as
     // someone else) is refused where the browser says so
     if headers
@@ -225,7 +227,7 @@ async fn requests(
     match review.data.list_escalations(None) {
         Ok(all) => pages::page(
             StatusCode::OK,
-            pages::requests(user, &all, &filter, now_ms()),
+            pages::requests(user, &all, &filter, review.clock.now_ms()),
         ),
         Err(e) => unavailable(e),
     }
@@ -273,7 +275,7 @@ async fn request(
             let link = pages::telegram_link(review.settings.coordinators.chat_id, &e);
             pages::page(
                 StatusCode::OK,
-                pages::request(user, &e, &lines, &relays, link, now_ms()),
+                pages::request(user, &e, &lines, &relays, link, review.clock.now_ms()),
             )
         }
         Ok(None) => pages::error_page(
@@ -314,7 +316,7 @@ fn days_of(query: Result<Query<Days>, axum::extract::rejection::QueryRejection>)
 }
 
 fn report(review: &Review, days: u32) -> anyhow::Result<crate::report::Report> {
-    let now = now_ms();
+    let now = review.clock.now_ms();
     crate::report::build(
         review.data.as_ref(),
         data::last_days(days, now),
@@ -351,7 +353,7 @@ async fn gaps_csv(
 type Figures = (Vec<data::DayFigures>, usize, Option<i64>);
 
 fn overview_days(review: &Review, days: u32) -> anyhow::Result<Figures> {
-    let now = now_ms();
+    let now = review.clock.now_ms();
     let period = data::last_days(days, now);
     let report = report(review, days)?;
     let all = review.data.list_escalations(None)?;

@@ -18,6 +18,8 @@ pub struct Ctx {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The wall clock everything handling an update reads.
+    pub clock: crate::clock::Clock,
     /// The review page's sign-in links, when `review.listen` is set.
     pub review: Option<Arc<dyn crate::store::ReviewStore>>,
     /// What the update being handled leaves for its completion to write; each update is

@@ -10,7 +10,6 @@ use super::callback::{Ask, Callback};
 use super::context::{handoff_row, Ctx, Out};
 use super::render::{self, Block, MessageBuilder};
 use crate::action::{Action, Button, CopyMessage, OutMessage, Record};
-use crate::clock::now_ms;
 use crate::core::Alarm;
 use crate::store::{Escalation, NewEscalation, Reason, Role, TranscriptEntry};
 use crate::text::{format_age, format_utc};
@@ -124,7 +123,7 @@ pub fn open(
         reason,
         urgent,
     };
-    let (escalation, created) = ctx.store.open_escalation(&new, now_ms())?;
+    let (escalation, created) = ctx.store.open_escalation(&new, ctx.clock.now_ms())?;
     let mut actions = Vec::new();
     if created {
         tracing::info!(
@@ -225,10 +224,10 @@ fn card(ctx: &Ctx, e: &Escalation, alarm: Option<&Alarm>) -> anyhow::Result<Vec<
     Ok(b.tail(Block::new().italic(&t.group_help)).build())
 }
 
-/// A transcript line for the card, said now.
-pub fn entry(role: Role, text: &str, passage: Option<&str>) -> TranscriptEntry {
+/// A transcript line for the card, said at `at` (unix milliseconds).
+pub fn entry(at: i64, role: Role, text: &str, passage: Option<&str>) -> TranscriptEntry {
     TranscriptEntry {
-        at: now_ms(),
+        at,
         role,
         text: text.chars().take(1000).collect(),
         passage_id: passage.map(str::to_string),
@@ -236,7 +235,10 @@ pub fn entry(role: Role, text: &str, passage: Option<&str>) -> TranscriptEntry {
 }
 
 fn note(ctx: &Ctx, chat: i64, role: Role, text: &str, passage: Option<&str>) {
-    if let Err(e) = ctx.store.add_transcript(chat, &entry(role, text, passage)) {
+    if let Err(e) = ctx
+        .store
+        .add_transcript(chat, &entry(ctx.clock.now_ms(), role, text, passage))
+    {
         tracing::warn!(error = %e, "cannot record the transcript");
     }
 }
@@ -291,7 +293,7 @@ pub fn from_caregiver(ctx: &Ctx, msg: &Message, e: &Escalation) -> anyhow::Resul
                 reason: Reason::Emergency,
                 urgent: true,
             },
-            now_ms(),
+            ctx.clock.now_ms(),
         )?;
         actions.push(to_group(
             ctx,
@@ -414,7 +416,8 @@ pub fn from_coordinator(ctx: &Ctx, msg: &Message) -> Out {
     let label = coordinator_label(ctx, from);
     let text = describe(msg);
     note(ctx, e.chat_id, Role::Coordinator, &text, None);
-    ctx.store.record_coordinator_reply(e.id, now_ms())?;
+    ctx.store
+        .record_coordinator_reply(e.id, ctx.clock.now_ms())?;
     if msg.edit_date().is_some() {
         let mut m = render::plain_message(
             e.chat_id,
@@ -479,7 +482,7 @@ pub fn on_group_command(ctx: &Ctx, msg: &Message, cmd: GroupCommand) -> Out {
             if open.is_empty() {
                 return Ok(vec![group_reply(msg, &t.group_none_open)]);
             }
-            let now = now_ms();
+            let now = ctx.clock.now_ms();
             let mut b = MessageBuilder::new(
                 msg.chat.id.0,
                 msg.thread_id
@@ -529,7 +532,7 @@ pub enum CloseKind {
 /// Closes `e`, tells the coordinators (then closes its topic) and the caregiver.
 pub fn close(ctx: &Ctx, e: &Escalation, by: &str, kind: CloseKind) -> anyhow::Result<Vec<Action>> {
     let t = &ctx.settings.reply;
-    if !ctx.store.close_escalation(e.id, by, now_ms())? {
+    if !ctx.store.close_escalation(e.id, by, ctx.clock.now_ms())? {
         return Ok(Vec::new());
     }
     tracing::info!(escalation = e.id, kind = ?kind, "escalation closed");
@@ -560,7 +563,7 @@ pub fn close(ctx: &Ctx, e: &Escalation, by: &str, kind: CloseKind) -> anyhow::Re
 
 fn reopen(ctx: &Ctx, e: &Escalation, by: &str) -> Out {
     let t = &ctx.settings.reply;
-    if !ctx.store.reopen_escalation(e.id, now_ms())? {
+    if !ctx.store.reopen_escalation(e.id, ctx.clock.now_ms())? {
         return Ok(vec![to_group(ctx, e.id, &t.escalation_exists)]);
     }
     Ok(vec![
@@ -585,7 +588,7 @@ pub fn on_group_callback(ctx: &Ctx, from: &User, callback: &Callback) -> Out {
     };
     match callback {
         Callback::Claim(_) => {
-            if ctx.store.claim_escalation(e.id, &by, now_ms())? {
+            if ctx.store.claim_escalation(e.id, &by, ctx.clock.now_ms())? {
                 Ok(vec![to_group(
                     ctx,
                     e.id,

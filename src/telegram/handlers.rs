@@ -15,7 +15,6 @@ use super::context::{handoff_row, Ctx, Out};
 use super::escalation::{self, CloseKind, GroupCommand};
 use super::render;
 use crate::action::{Action, Button, OutMessage};
-use crate::clock::now_ms;
 use crate::core::{Alarm, Outcome, Reply};
 use crate::store::{AnswerRecord, AskedQuestion, Role};
 
@@ -158,7 +157,7 @@ async fn on_command(msg: Message, cmd: Command, ctx: Ctx) -> Out {
             let source = payload.trim();
             let source = (!source.is_empty()).then(|| source.chars().take(64).collect::<String>());
             ctx.store
-                .record_chat_start(chat, source.as_deref(), now_ms())?;
+                .record_chat_start(chat, source.as_deref(), ctx.clock.now_ms())?;
             let keyboard = vec![
                 vec![Button::callback(
                     &t.button_topics,
@@ -316,8 +315,9 @@ fn answer(
             ),
         };
         let passage = reply.passage.as_ref().map(|p| p.id.as_str());
-        transcript.push(escalation::entry(Role::Caregiver, question, None));
-        transcript.push(escalation::entry(Role::Bot, &said, passage));
+        let now = ctx.clock.now_ms();
+        transcript.push(escalation::entry(now, Role::Caregiver, question, None));
+        transcript.push(escalation::entry(now, Role::Bot, &said, passage));
     }
     let span = Span::current();
     span.record("outcome", reply.outcome.as_str());
@@ -344,7 +344,10 @@ fn answer(
         _ => 0,
     };
     let (asked, chosen) = match log {
-        Log::Question => (Some(asked_question(&reply, question)), None),
+        Log::Question => (
+            Some(asked_question(&reply, question, ctx.clock.now_ms())),
+            None,
+        ),
         Log::Read => (None, None),
         Log::Chosen(id) => (None, Some(id)),
     };
@@ -374,9 +377,9 @@ fn answer(
 
 /// A typed message and the reply to it, as the editors' log keeps it (the store keeps the text
 /// only for the outcomes editors read).
-fn asked_question(reply: &Reply, text: &str) -> AskedQuestion {
+fn asked_question(reply: &Reply, text: &str, at: i64) -> AskedQuestion {
     AskedQuestion {
-        at: now_ms(),
+        at,
         outcome: reply.outcome.as_str().to_string(),
         text: Some(text.trim().to_string()),
         passage_id: reply.passage.as_ref().map(|p| p.id.clone()),
@@ -446,7 +449,7 @@ async fn on_callback(q: CallbackQuery, ctx: Ctx) -> Out {
                 return Ok(vec![ack(Some(&t.stale_button))]);
             }
             ctx.store
-                .record_feedback(chat, &passage, helpful, now_ms())?;
+                .record_feedback(chat, &passage, helpful, ctx.clock.now_ms())?;
             if helpful {
                 vec![ack(Some(&t.feedback_thanks))]
             } else {
@@ -602,9 +605,35 @@ mod tests {
             store: Arc::new(store),
             settings: Arc::new(settings),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            clock: crate::clock::Clock::system(),
             review: None,
             journal: Journal::default(),
         }
+    }
+
+    #[test]
+    fn a_handled_question_is_stamped_with_the_contexts_clock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at = 1_700_000_123_456;
+        let ctx = Ctx {
+            clock: crate::clock::Clock::manual(at),
+            ..sample_ctx(dir.path())
+        };
+        let update: Update = serde_json::from_str(
+            r#"{"update_id": 7, "message": {"message_id": 3, "date": 0,
+                "chat": {"id": 42, "type": "private", "first_name": "A"},
+                "text": "what is an MDT review?"}}"#,
+        )
+        .expect("update");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let actions = runtime.block_on(handle(&schema(), update, sample_me(), ctx.clone()));
+        assert!(!actions.is_empty(), "the question is answered");
+        let record = ctx.journal.take().expect("an answer record");
+        assert_eq!(record.question.map(|q| q.at), Some(at));
+        assert_eq!(record.transcript.len(), 2);
+        assert!(record.transcript.iter().all(|e| e.at == at));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::action::Action;
 use crate::metrics::Metrics;
 use crate::store::{AnswerRecord, Completion, InboxItem, NewUpdate, Store};
 
-use crate::clock::now_ms;
+use crate::clock::Clock;
 
 /// The update's id and the chat it belongs to (0 when it names none), read from the raw JSON.
 pub fn describe(value: &serde_json::Value) -> Option<(i32, i64)> {
@@ -37,8 +37,12 @@ pub fn describe(value: &serde_json::Value) -> Option<(i32, i64)> {
     Some((id, chat))
 }
 
-/// Stores raw updates; returns how many were new.
-pub fn store_updates(store: &dyn Store, values: &[serde_json::Value]) -> anyhow::Result<usize> {
+/// Stores raw updates received at `at` (unix milliseconds); returns how many were new.
+pub fn store_updates(
+    store: &dyn Store,
+    values: &[serde_json::Value],
+    at: i64,
+) -> anyhow::Result<usize> {
     let items: Vec<NewUpdate> = values
         .iter()
         .filter_map(|v| {
@@ -53,7 +57,7 @@ pub fn store_updates(store: &dyn Store, values: &[serde_json::Value]) -> anyhow:
             })
         })
         .collect();
-    Ok(store.enqueue_updates(&items, now_ms())?)
+    Ok(store.enqueue_updates(&items, at)?)
 }
 
 /// Exponential backoff for a run of failures: 1 s, 2 s, 4 s … up to 60 s.
@@ -67,6 +71,7 @@ pub async fn poll(
     api: Api,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
+    clock: Clock,
     inbox: Arc<Notify>,
     max_pending: u64,
     mut shutdown: watch::Receiver<bool>,
@@ -97,11 +102,12 @@ pub async fn poll(
         let wait = match result {
             Ok(values) => {
                 failures = 0;
-                metrics.polled(now_ms());
+                let now = clock.now_ms();
+                metrics.polled(now);
                 if values.is_empty() {
                     continue;
                 }
-                match store_updates(store.as_ref(), &values) {
+                match store_updates(store.as_ref(), &values, now) {
                     Ok(new) => {
                         tracing::debug!(received = values.len(), new, "updates stored");
                         inbox.notify_one();
@@ -318,7 +324,7 @@ async fn complete(ctx: &Ctx, handled: &[Handled]) {
         })
         .collect();
     let mut failures = 0u32;
-    while let Err(e) = ctx.store.complete_updates(&updates, now_ms()) {
+    while let Err(e) = ctx.store.complete_updates(&updates, ctx.clock.now_ms()) {
         tracing::error!(error = %e, updates = updates.len(), "cannot complete updates");
         tokio::time::sleep(backoff(failures)).await;
         failures = failures.saturating_add(1);

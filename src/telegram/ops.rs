@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::sync::watch;
 
-use crate::clock::now_ms;
+use crate::clock::Clock;
 use crate::core::SharedEngine;
 use crate::metrics::Metrics;
 use crate::settings::{Settings, TelegramMode};
@@ -24,6 +24,7 @@ pub struct Ops {
     pub store: Arc<dyn Store>,
     pub engine: SharedEngine,
     pub settings: Arc<Settings>,
+    pub clock: Clock,
 }
 
 /// How stale the last successful poll may be before the bot counts as unhealthy.
@@ -33,11 +34,12 @@ fn poll_grace_ms(settings: &Settings) -> i64 {
 
 async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {
     let passages = ops.engine.get().index().num_passages();
-    let store_ok = ops.store.set_meta("healthz", &now_ms().to_string()).is_ok();
+    let now = ops.clock.now_ms();
+    let store_ok = ops.store.set_meta("healthz", &now.to_string()).is_ok();
     let last = ops.metrics.last_poll_ms();
-    let age = (last > 0).then(|| (now_ms() - last) / 1000);
+    let age = (last > 0).then(|| (now - last) / 1000);
     let telegram_ok = match ops.settings.telegram.mode {
-        TelegramMode::Polling => last > 0 && now_ms() - last <= poll_grace_ms(&ops.settings),
+        TelegramMode::Polling => last > 0 && now - last <= poll_grace_ms(&ops.settings),
         // a webhook waits for Telegram; silence is not a fault
         TelegramMode::Webhook => true,
     };

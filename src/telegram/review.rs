@@ -8,7 +8,6 @@ use teloxide::types::{ChatKind, Message};
 use super::context::{Ctx, Out};
 use super::render;
 use crate::action::Action;
-use crate::clock::now_ms;
 
 /// Answers `/review` in any chat.
 pub fn on_review(ctx: &Ctx, msg: &Message) -> Out {
@@ -35,7 +34,7 @@ pub fn on_review(ctx: &Ctx, msg: &Message) -> Out {
         tracing::info!(user_id = user, "review link refused: not on the allow-list");
         return Ok(vec![here(&t.review_refused)]);
     }
-    let url = crate::review::issue_link(store.as_ref(), &ctx.settings, user, now_ms())?;
+    let url = crate::review::issue_link(store.as_ref(), &ctx.settings, user, ctx.clock.now_ms())?;
     tracing::info!(coordinator = user, "review link issued");
     let text = t
         .review_link

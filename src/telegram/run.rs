@@ -40,12 +40,14 @@ pub async fn run(
     let engine = SharedEngine::new(crate::core::open_engine(&settings)?);
     let api = Api::new(&settings)?;
     let metrics = Arc::new(Metrics::new());
+    let clock = crate::clock::Clock::system();
     metrics.index_loaded(engine.get().index().num_passages());
     let ctx = Ctx {
         engine: engine.clone(),
         store: store.clone(),
         settings: settings.clone(),
         metrics: metrics.clone(),
+        clock: clock.clone(),
         review: review_on.then(|| sqlite.clone() as Arc<dyn crate::store::ReviewStore>),
         journal: Default::default(),
     };
@@ -83,6 +85,7 @@ pub async fn run(
                 api.clone(),
                 store.clone(),
                 metrics.clone(),
+                clock.clone(),
                 inbox_notify.clone(),
                 settings.telegram.max_pending_updates,
                 stop_rx.clone(),
@@ -106,6 +109,7 @@ pub async fn run(
             let hook = webhook::Hook {
                 store: store.clone(),
                 metrics: metrics.clone(),
+                clock: clock.clone(),
                 inbox: inbox_notify.clone(),
                 secret: settings.telegram.webhook_secret.clone(),
                 max_pending: settings.telegram.max_pending_updates,
@@ -123,20 +127,18 @@ pub async fn run(
             });
         }
     }
+    tasks.spawn(sender::send(
+        api.clone(),
+        ctx.clone(),
+        outbox_notify.clone(),
+        DRAIN,
+        stop_rx.clone(),
+    ));
     tasks.spawn(inbox::work(
         ctx,
         me,
         inbox_notify,
         outbox_notify.clone(),
-        stop_rx.clone(),
-    ));
-    tasks.spawn(sender::send(
-        api.clone(),
-        store.clone(),
-        settings.clone(),
-        metrics.clone(),
-        outbox_notify,
-        DRAIN,
         stop_rx.clone(),
     ));
     if !settings.ops.listen.is_empty() {
@@ -148,6 +150,7 @@ pub async fn run(
             store: store.clone(),
             engine: engine.clone(),
             settings: settings.clone(),
+            clock: clock.clone(),
         };
         let stop = stop_rx.clone();
         tasks.spawn(async move {
@@ -165,7 +168,7 @@ pub async fn run(
                     settings.review.listen
                 )
             })?;
-        let review = crate::review::Review::new(sqlite.clone(), settings.clone());
+        let review = crate::review::Review::new(sqlite.clone(), settings.clone(), clock.clone());
         let stop = stop_rx.clone();
         tracing::info!(listen = %settings.review.listen, "review page listening");
         tasks.spawn(async move {
@@ -182,6 +185,7 @@ pub async fn run(
     ));
     tasks.spawn(purge(
         store.clone(),
+        clock.clone(),
         settings.store.retention_days,
         stop_rx.clone(),
     ));
@@ -270,9 +274,14 @@ async fn reload_content(
 }
 
 /// Deletes data older than the retention period, hourly.
-async fn purge(store: Arc<dyn Store>, retention_days: u32, mut stop: watch::Receiver<bool>) {
+async fn purge(
+    store: Arc<dyn Store>,
+    clock: crate::clock::Clock,
+    retention_days: u32,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
-        let now = crate::clock::now_ms();
+        let now = clock.now_ms();
         let cutoff = now - i64::from(retention_days) * 86_400_000;
         match store.purge_older_than(cutoff) {
             Ok(n) if n > 0 => tracing::info!(rows = n, "retention: old data deleted"),

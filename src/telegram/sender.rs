@@ -11,10 +11,9 @@ use tokio::sync::{watch, Notify};
 use tokio::task::{self, JoinError, JoinSet};
 
 use super::api::{Api, ApiError, Performed};
+use super::context::Ctx;
 use super::render;
 use crate::action::{Action, Record};
-use crate::metrics::Metrics;
-use crate::settings::Settings;
 use crate::store::{OutboxHead, OutboxItem, RelayDirection, Store};
 
 /// Telegram's limits: about one message a second per chat, 20 a minute per group, 30 a second
@@ -149,8 +148,6 @@ fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
     }
 }
 
-use crate::clock::now_ms;
-
 /// How many calls may be in flight at once.
 const MAX_IN_FLIGHT: usize = 32;
 
@@ -221,13 +218,12 @@ impl InFlight {
 /// (what is left stays stored for the next start).
 pub async fn send(
     api: Api,
-    store: Arc<dyn Store>,
-    settings: Arc<Settings>,
-    metrics: Arc<Metrics>,
+    ctx: Ctx,
     outbox: Arc<Notify>,
     drain: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let (store, settings) = (&ctx.store, &ctx.settings);
     let group = settings.coordinators.chat_id;
     let mut throttle = Throttle::new(settings.telegram.throttle);
     let mut in_flight = InFlight::default();
@@ -242,7 +238,7 @@ pub async fn send(
         }
         let mut wake = now + Duration::from_secs(1);
         let mut seen: HashSet<i64> = HashSet::new();
-        let now_unix = now_ms();
+        let now_unix = ctx.clock.now_ms();
         // the outbox, oldest first, a page at a time until the sends are full or the look-ahead
         // is used up: under load the first page is usually enough
         let (mut after, mut scanned, mut outbox_empty) = (0, 0, false);
@@ -313,7 +309,7 @@ pub async fn send(
                 while let Some(joined) = in_flight.tasks.try_join_next_with_id() {
                     finished.push(joined);
                 }
-                settle_all(finished, &mut in_flight, store.as_ref(), &settings, &metrics, &mut throttle);
+                settle_all(finished, &mut in_flight, &ctx, &mut throttle);
             }
             _ = outbox.notified() => {}
             _ = sleep => {}
@@ -323,14 +319,7 @@ pub async fn send(
     // what was started is finished, so it is not sent twice after a restart
     while let Some(joined) = in_flight.tasks.join_next_with_id().await {
         let finished = vec![joined];
-        settle_all(
-            finished,
-            &mut in_flight,
-            store.as_ref(),
-            &settings,
-            &metrics,
-            &mut throttle,
-        );
+        settle_all(finished, &mut in_flight, &ctx, &mut throttle);
     }
 }
 
@@ -339,18 +328,16 @@ pub async fn send(
 fn settle_all(
     finished: Vec<Result<(task::Id, Sending), JoinError>>,
     in_flight: &mut InFlight,
-    store: &dyn Store,
-    settings: &Settings,
-    metrics: &Metrics,
+    ctx: &Ctx,
     throttle: &mut Throttle,
 ) {
     let mut done = Vec::with_capacity(finished.len());
     for joined in finished {
         if let Some((item, result)) = in_flight.finish(joined, throttle, &mut done) {
-            settle(store, settings, metrics, throttle, item, result, &mut done);
+            settle(ctx, throttle, item, result, &mut done);
         }
     }
-    log_store("remove finished actions", store.outbox_done(&done));
+    log_store("remove finished actions", ctx.store.outbox_done(&done));
 }
 
 /// Puts a coordinators'-group message where its escalation is now: in its topic, or under its
@@ -535,14 +522,14 @@ fn record(store: &dyn Store, action: &Action, performed: Performed) {
 /// Records the result of one action; the id of one that is finished (performed or given up)
 /// goes to `done`, for removal from the outbox with the others finished at the same time.
 fn settle(
-    store: &dyn Store,
-    settings: &Settings,
-    metrics: &Metrics,
+    ctx: &Ctx,
     throttle: &mut Throttle,
     item: OutboxItem,
     result: Result<Performed, ApiError>,
     done: &mut Vec<i64>,
 ) {
+    let (store, settings, metrics) = (ctx.store.as_ref(), &ctx.settings, &ctx.metrics);
+    let now = ctx.clock.now_ms();
     if let Err(e) = &result {
         metrics.api_error(e.kind());
     }
@@ -561,7 +548,7 @@ fn settle(
                 "rate limited by Telegram"
             );
             throttle.pause(chat, Instant::now() + d);
-            let at = now_ms() + d.as_millis() as i64;
+            let at = now + d.as_millis() as i64;
             log_err("reschedule", store.outbox_retry(item.id, at, item.attempts));
         }
         Err(ApiError::Blocked) => {
@@ -570,10 +557,7 @@ fn settle(
                 "the bot is blocked in this chat; dropping its pending messages"
             );
             if let Some(chat) = chat {
-                log_err(
-                    "mark the chat blocked",
-                    store.set_blocked(chat, true, now_ms()),
-                );
+                log_err("mark the chat blocked", store.set_blocked(chat, true, now));
                 log_err(
                     "drop the chat's outbox",
                     store.outbox_drop_chat(chat).map(|_| ()),
@@ -586,10 +570,7 @@ fn settle(
                             escalation.id,
                             &settings.reply.group_blocked,
                         );
-                        log_err(
-                            "tell the coordinators",
-                            store.enqueue_actions(&notice, now_ms()),
-                        );
+                        log_err("tell the coordinators", store.enqueue_actions(&notice, now));
                     }
                     Ok(None) => {}
                     Err(e) => tracing::error!(error = %e, "cannot mark the escalation"),
@@ -654,18 +635,14 @@ fn settle(
                 other => other,
             };
             log_err("replace the action", store.outbox_replace(item.id, &plain));
-            log_err("reschedule", store.outbox_retry(item.id, now_ms(), 1));
+            log_err("reschedule", store.outbox_retry(item.id, now, 1));
         }
         Err(e) if e.is_transient() && item.attempts + 1 < MAX_ATTEMPTS => {
             let wait = super::inbox::backoff(item.attempts);
             tracing::warn!(chat_id = chat, error = %e, attempt = item.attempts + 1, "send failed; retrying");
             log_err(
                 "reschedule",
-                store.outbox_retry(
-                    item.id,
-                    now_ms() + wait.as_millis() as i64,
-                    item.attempts + 1,
-                ),
+                store.outbox_retry(item.id, now + wait.as_millis() as i64, item.attempts + 1),
             );
         }
         Err(e) => {

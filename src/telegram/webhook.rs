@@ -25,6 +25,7 @@ pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 pub struct Hook {
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
+    pub clock: crate::clock::Clock,
     pub inbox: Arc<Notify>,
     pub secret: Secret,
     pub max_pending: u64,
@@ -57,9 +58,10 @@ async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> S
         tracing::warn!(bytes = body.len(), "webhook body is not JSON; dropped");
         return StatusCode::OK;
     };
-    match store_updates(hook.store.as_ref(), std::slice::from_ref(&value)) {
+    let now = hook.clock.now_ms();
+    match store_updates(hook.store.as_ref(), std::slice::from_ref(&value), now) {
         Ok(_) => {
-            hook.metrics.polled(crate::clock::now_ms());
+            hook.metrics.polled(now);
             hook.inbox.notify_one();
             StatusCode::OK
         }

@@ -630,7 +630,7 @@ fn retention_purges_old_transcripts_when_the_bot_starts() {
         };
         store.add_transcript(7001, &old).expect("add");
         let recent = TranscriptEntry {
-            at: faqbot::clock::now_ms(),
+            at: faqbot::clock::Clock::system().now_ms(),
             role: Role::Caregiver,
             text: "a recent question".into(),
             passage_id: None,

@@ -124,6 +124,7 @@ fn a_full_webhook_inbox_answers_503_and_keeps_memory_bounded() {
         let hook = webhook::Hook {
             store: store.clone(),
             metrics: Arc::new(Metrics::new()),
+            clock: faqbot::clock::Clock::system(),
             inbox: Arc::new(tokio::sync::Notify::new()),
             secret: Secret::new("a-long-webhook-secret-123"),
             max_pending: 3,

@@ -313,7 +313,7 @@ fn pages_need_a_valid_session_and_carry_the_security_headers() {
     let setup = Setup::new();
     let base = &setup.base;
     let store = setup.home.store();
-    let now = faqbot::clock::now_ms();
+    let now = faqbot::clock::Clock::system().now_ms();
 
     // expired session, a removed coordinator's session, forged and malformed cookies
     let expired = "e".repeat(64);
@@ -448,13 +448,13 @@ fn a_link_works_once_only_for_coordinators_and_not_after_it_expired() {
     let store = setup.home.store();
     assert_eq!(
         store
-            .review_session(&secret, faqbot::clock::now_ms())
+            .review_session(&secret, faqbot::clock::Clock::system().now_ms())
             .expect("read"),
         None
     );
 
     // an expired link
-    let now = faqbot::clock::now_ms();
+    let now = faqbot::clock::Clock::system().now_ms();
     let old = "a".repeat(64);
     store
         .create_review_link(&hash_secret(&old), ANNA, now - 1, now - 600_000)
@@ -570,7 +570,7 @@ fn access_is_logged_by_coordinator_id_never_with_text() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(dir.path().join("faqbot.db")).expect("store");
-    let now = faqbot::clock::now_ms();
+    let now = faqbot::clock::Clock::system().now_ms();
     let (e, _) = store
         .open_escalation(
             &NewEscalation {
@@ -605,8 +605,11 @@ fn access_is_logged_by_coordinator_id_never_with_text() {
         vec![("FAQBOT_COORDINATORS__ALLOWED_USER_IDS".into(), "7".into())],
     )
     .expect("settings");
-    let review =
-        faqbot::review::Review::new(std::sync::Arc::new(store), std::sync::Arc::new(settings));
+    let review = faqbot::review::Review::new(
+        std::sync::Arc::new(store),
+        std::sync::Arc::new(settings),
+        faqbot::clock::Clock::system(),
+    );
 
     let logs = Logs::default();
     let subscriber = tracing_subscriber::fmt()

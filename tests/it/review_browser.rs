@@ -81,7 +81,7 @@ fn the_pages_in_headless_chromium() {
     let request = setup.request;
     let store = setup.home.store();
     let shots = screenshots();
-    let now = faqbot::clock::now_ms();
+    let now = faqbot::clock::Clock::system().now_ms();
     let expired = "d".repeat(64);
     store
         .create_review_link(&hash_secret(&expired), ANNA, now - 1, now - 600_000)
