@@ -16,10 +16,11 @@
 //! The message is [`normalize`]d (lower case, no accents, no apostrophes, words separated by
 //! single spaces). Each phrasing is a small pattern; one Aho-Corasick scan finds the words the
 //! phrasings need ([`phrase::anchors`]), and only the phrasings whose words are there are run
-//! (each compiled the first time it is needed). The few phrasings without such a word are one
+//! (each compiled when needed, the most recently used kept). The few phrasings without such a word are one
 //! pattern set, run on every message. Matching thousands of phrasings as one set instead cost
 //! milliseconds a message and seconds to compile (BENCHMARKS.md).
 
+mod compiled;
 mod model;
 mod phrase;
 mod spelling;
@@ -174,27 +175,20 @@ fn yes() -> bool {
     true
 }
 
-/// One phrasing: its pattern, compiled when first needed, and what it stands for.
+/// One phrasing: its pattern (compiled when needed, [`compiled`]) and what it stands for.
 struct Phrasing {
     pattern: String,
-    regex: OnceLock<Option<Regex>>,
     what: Pattern,
 }
 
-impl Phrasing {
-    fn is_match(&self, haystack: &[u8]) -> bool {
-        self.regex
-            .get_or_init(|| {
-                compile_set(
-                    std::slice::from_ref(&self.pattern),
-                    MatchKind::LeftmostFirst,
-                    WhichCaptures::None,
-                )
-                .ok()
-            })
-            .as_ref()
-            .is_some_and(|r| r.is_match(haystack))
-    }
+/// One phrasing's pattern, compiled alone.
+fn compile_one(pattern: &str) -> Option<Regex> {
+    compile_set(
+        &[pattern.to_string()],
+        MatchKind::LeftmostFirst,
+        WhichCaptures::None,
+    )
+    .ok()
 }
 
 /// What a phrasing stands for.
@@ -231,6 +225,8 @@ pub struct Triage {
     idioms: Regex,
     /// Every phrasing of every language.
     phrasings: Vec<Phrasing>,
+    /// The anchored phrasings compiled lately.
+    compiled: compiled::Compiled,
     /// The words phrasings need, and for each the phrasings that need it.
     anchors: AhoCorasick,
     anchored: Vec<Vec<usize>>,
@@ -400,7 +396,6 @@ impl Triage {
                     }
                     phrasings.push(Phrasing {
                         pattern,
-                        regex: OnceLock::new(),
                         what: Pattern {
                             language,
                             target,
@@ -453,6 +448,7 @@ impl Triage {
             spelling: spelling::Spelling::new(english.iter().map(String::as_str)),
             idioms,
             phrasings,
+            compiled: compiled::Compiled::new(compiled::CAPACITY),
             anchors,
             anchored,
             always,
@@ -559,9 +555,12 @@ impl Triage {
         candidates.dedup();
         let mut matched: Vec<&Pattern> = candidates
             .into_iter()
-            .map(|i| &self.phrasings[i])
-            .filter(|p| p.is_match(haystack))
-            .map(|p| &p.what)
+            .map(|i| (i, &self.phrasings[i]))
+            .filter(|(i, p)| {
+                self.compiled
+                    .is_match(*i, &p.pattern, haystack, compile_one)
+            })
+            .map(|(_, p)| &p.what)
             .collect();
         let mut found = PatternSet::new(self.always.pattern_len());
         self.always
