@@ -20,6 +20,7 @@
 //! control time.
 
 mod error;
+pub mod lease;
 mod questions;
 mod review;
 mod schema;

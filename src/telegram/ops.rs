@@ -1,5 +1,6 @@
 //! The operators' HTTP listener (`ops.listen`): `/healthz` says whether the bot can work (index
-//! loaded, store writable, Telegram reached recently) and `/metrics` serves Prometheus metrics.
+//! loaded, store writable, Telegram reached recently) and which role the replica has (leader or
+//! follower), and `/metrics` serves Prometheus metrics (`faqbot_leader` 1 or 0).
 //! It carries no message text and needs no token.
 
 use std::sync::Arc;
@@ -36,7 +37,10 @@ async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {
     let store_ok = ops.store.set_meta("healthz", &now_ms().to_string()).is_ok();
     let last = ops.metrics.last_poll_ms();
     let age = (last > 0).then(|| (now_ms() - last) / 1000);
+    let leader = ops.metrics.is_leader();
     let telegram_ok = match ops.settings.telegram.mode {
+        // only the leader polls; a follower standing by is healthy
+        TelegramMode::Polling if !leader => true,
         TelegramMode::Polling => last > 0 && now_ms() - last <= poll_grace_ms(&ops.settings),
         // a webhook waits for Telegram; silence is not a fault
         TelegramMode::Webhook => true,
@@ -46,6 +50,7 @@ async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {
         "status": if healthy { "ok" } else { "unhealthy" },
         "index_passages": passages,
         "store": if store_ok { "ok" } else { "error" },
+        "role": if leader { "leader" } else { "follower" },
         "mode": match ops.settings.telegram.mode { TelegramMode::Polling => "polling", TelegramMode::Webhook => "webhook" },
         "last_update_seconds_ago": age,
     });

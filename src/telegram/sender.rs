@@ -11,6 +11,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::{self, JoinError, JoinSet};
 
 use super::api::{Api, ApiError, Performed};
+use super::leader::Term;
 use super::render;
 use crate::action::{Action, Record};
 use crate::metrics::Metrics;
@@ -122,6 +123,15 @@ impl Throttle {
         }
     }
 
+    /// Counts a send to a group by an earlier leader, answered at `at`.
+    pub fn seed_group(&mut self, group: i64, at: Instant) {
+        if self.enabled && group < 0 {
+            let sent = &mut self.groups.entry(group).or_default().answered;
+            let i = sent.partition_point(|t| *t <= at);
+            sent.insert(i, at);
+        }
+    }
+
     /// Holds a chat back (after a 429 for it).
     pub fn pause(&mut self, chat: Option<i64>, until: Instant) {
         if let Some(chat) = chat {
@@ -217,8 +227,10 @@ impl InFlight {
     }
 }
 
-/// Sends until shutdown; on shutdown, keeps sending for at most `drain` to empty the outbox
-/// (what is left stays stored for the next start).
+/// Sends while `term` lasts, until shutdown; on shutdown, keeps sending for at most `drain` to
+/// empty the outbox (what is left stays stored for the next start or the next leader). When the
+/// term ends it starts nothing more.
+#[allow(clippy::too_many_arguments)]
 pub async fn send(
     api: Api,
     store: Arc<dyn Store>,
@@ -226,14 +238,27 @@ pub async fn send(
     metrics: Arc<Metrics>,
     outbox: Arc<Notify>,
     drain: Duration,
+    term: Term,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let group = settings.coordinators.chat_id;
     let mut throttle = Throttle::new(settings.telegram.throttle);
+    for &(chat, at) in term.group_sends() {
+        throttle.seed_group(chat, at);
+    }
+    // the previous leader's last sends count for no chat's gap and no second's window
+    let quiet = tokio::time::Instant::from_std(term.quiet_until());
+    tokio::select! {
+        _ = tokio::time::sleep_until(quiet) => {}
+        _ = shutdown.changed() => {}
+    }
     let mut in_flight = InFlight::default();
     let mut deadline: Option<Instant> = None;
     loop {
         let now = Instant::now();
+        if !term.current() {
+            break;
+        }
         if *shutdown.borrow() && deadline.is_none() {
             deadline = Some(now + drain);
         }
@@ -259,7 +284,8 @@ pub async fn send(
             outbox_empty |= scanned == 0 && page.is_empty();
             scanned += page.len();
             for &head in &page {
-                if in_flight.tasks.len() >= MAX_IN_FLIGHT {
+                // checked before every send: the term may end while the outbox is read
+                if in_flight.tasks.len() >= MAX_IN_FLIGHT || !term.current() {
                     break;
                 }
                 let k = key(head.id, head.chat_id);
@@ -287,6 +313,19 @@ pub async fn send(
                         continue;
                     }
                 };
+                // a group's minute is counted across leaders: recorded before the send, and
+                // refused once this replica's term is over
+                if let Some(chat) = item.chat_id.filter(|c| *c < 0) {
+                    match term.may_send_to_group(chat).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot record a send to a group; later");
+                            wake = now + Duration::from_millis(250);
+                            continue;
+                        }
+                    }
+                }
                 throttle.started(item.chat_id);
                 let api = api.clone();
                 let store = store.clone();
@@ -683,6 +722,22 @@ mod tests {
     fn send(t: &mut Throttle, chat: Option<i64>, at: Instant) {
         t.started(chat);
         t.answered(chat, at);
+    }
+
+    #[test]
+    fn a_groups_minute_carries_over_from_the_previous_leader() {
+        let mut t = Throttle::new(true);
+        let now = Instant::now();
+        let before = now - Duration::from_secs(30);
+        for i in 0..GROUP_MAX {
+            // seeded out of order, as a database may return them
+            let at = before + Duration::from_millis(10 * ((i * 7) % GROUP_MAX) as u64);
+            t.seed_group(-5, at);
+        }
+        t.seed_group(7, now);
+        assert_eq!(t.ready_at(Some(-5), now), before + GROUP_WINDOW);
+        assert_eq!(t.ready_at(Some(-6), now), now, "another group is free");
+        assert_eq!(t.ready_at(Some(7), now), now, "private chats are not seeded");
     }
 
     #[test]
