@@ -25,6 +25,7 @@ mod props;
 mod quality;
 mod report;
 mod review;
+mod replicas;
 mod review_browser;
 mod search;
 mod synth;

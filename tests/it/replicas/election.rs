@@ -1,0 +1,164 @@
+//! The leader election on a real PostgreSQL server, in-process: three replicas' elections, each
+//! on its own runtime so that dropping the runtime is a kill (its connection closes, nothing is
+//! released). At every moment at most one replica holds a current term, a killed leader is
+//! replaced within 10 s, and a leader that finishes hands over at once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use faqbot::metrics::Metrics;
+use faqbot::store::lease::PgLease;
+use faqbot::telegram::leader::{Connect, Election, Role};
+
+use super::cluster::Cluster;
+
+/// Connections made the plain way (the test server has no TLS).
+pub fn connect(url: &str) -> Connect {
+    let url = url.to_string();
+    Arc::new(move || {
+        let url = url.clone();
+        Box::pin(async move {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            Ok(client)
+        })
+    })
+}
+
+/// One replica's election on its own runtime.
+struct Replica {
+    runtime: Option<tokio::runtime::Runtime>,
+    election: Option<Election>,
+    role: Role,
+}
+
+impl Replica {
+    fn start(url: &str) -> Replica {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (election, role) = runtime.block_on(async {
+            Election::postgres(connect(url), Arc::new(Metrics::new()))
+        });
+        Replica {
+            runtime: Some(runtime),
+            election: Some(election),
+            role,
+        }
+    }
+
+    /// The epoch of the term this replica may act in now, if any.
+    fn leading(&self) -> Option<i64> {
+        self.role
+            .borrow()
+            .as_ref()
+            .filter(|t| t.current())
+            .map(|t| t.epoch())
+    }
+
+    /// SIGKILL, as far as the election can tell: every task and connection gone at once.
+    fn kill(&mut self) {
+        self.election.take();
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    /// SIGTERM: the term ends and the lease is released.
+    fn finish(&mut self) {
+        if let (Some(rt), Some(e)) = (self.runtime.as_ref(), self.election.take()) {
+            rt.block_on(e.finish());
+        }
+    }
+}
+
+/// Samples every replica until `done` says so (or `limit` passes), asserting at every sample
+/// that at most one of them (killed ones included, whose last term runs out by itself) may act.
+fn watch(replicas: &[Replica], limit: Duration, done: impl Fn(&[Replica]) -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let leading: Vec<(usize, i64)> = replicas
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, r.leading()?)))
+            .collect();
+        assert!(leading.len() <= 1, "two replicas lead at once: {leading:?}");
+        if done(replicas) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+fn leader(replicas: &[Replica]) -> Option<(usize, i64)> {
+    replicas
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| Some((i, r.leading()?)))
+}
+
+#[test]
+fn one_leader_at_a_time_and_a_lost_leader_is_replaced_within_ten_seconds() {
+    let cluster = Cluster::start();
+    let url = cluster.create_database("election");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        PgLease {
+            client: &client,
+            holder: "test",
+        }
+        .create_schema()
+        .await
+        .expect("create the lease's tables");
+    });
+
+    let mut replicas: Vec<Replica> = (0..3).map(|_| Replica::start(&url)).collect();
+    assert!(
+        watch(&replicas, Duration::from_secs(15), |r| leader(r).is_some()),
+        "no leader within 15 s"
+    );
+    let mut epoch = leader(&replicas).map(|(_, e)| e).unwrap_or_default();
+    let mut measured = Vec::new();
+    for round in 0..4 {
+        let (i, _) = leader(&replicas).expect("a leader");
+        let graceful = round == 3;
+        let lost = Instant::now();
+        if graceful {
+            replicas[i].finish();
+        } else {
+            replicas[i].kill();
+        }
+        let took_over = watch(&replicas, Duration::from_secs(10), |r| {
+            leader(r).is_some_and(|(j, _)| j != i)
+        });
+        let after = lost.elapsed();
+        assert!(
+            took_over,
+            "round {round}: nobody took over within 10 s of the leader's {}",
+            if graceful { "release" } else { "kill" }
+        );
+        let (_, next) = leader(&replicas).expect("a leader");
+        assert!(next > epoch, "epochs only grow: {next} after {epoch}");
+        epoch = next;
+        measured.push((graceful, after));
+        // a fresh replica in the place of the one that went
+        replicas.push(Replica::start(&url));
+    }
+    for (graceful, after) in &measured {
+        println!(
+            "failover after the leader's {}: {:.2} s",
+            if *graceful { "release (SIGTERM)" } else { "kill" },
+            after.as_secs_f64()
+        );
+    }
+    for r in &mut replicas {
+        r.kill();
+    }
+}
