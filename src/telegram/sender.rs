@@ -254,10 +254,15 @@ pub async fn send(
     }
     let mut in_flight = InFlight::default();
     let mut deadline: Option<Instant> = None;
+    // performed actions whose removal from the outbox failed (the database went away)
+    let mut undone: Vec<i64> = Vec::new();
     loop {
         let now = Instant::now();
         if !term.current() {
             break;
+        }
+        if !undone.is_empty() && store.outbox_done(&undone).is_ok() {
+            undone.clear();
         }
         if *shutdown.borrow() && deadline.is_none() {
             deadline = Some(now + drain);
@@ -287,6 +292,9 @@ pub async fn send(
                 // checked before every send: the term may end while the outbox is read
                 if in_flight.tasks.len() >= MAX_IN_FLIGHT || !term.current() {
                     break;
+                }
+                if undone.contains(&head.id) {
+                    continue;
                 }
                 let k = key(head.id, head.chat_id);
                 // only the oldest action of each chat is eligible: order within a chat is kept
@@ -352,7 +360,7 @@ pub async fn send(
                 while let Some(joined) = in_flight.tasks.try_join_next_with_id() {
                     finished.push(joined);
                 }
-                settle_all(finished, &mut in_flight, store.as_ref(), &settings, &metrics, &mut throttle);
+                settle_all(finished, &mut undone, &mut in_flight, store.as_ref(), &settings, &metrics, &mut throttle);
             }
             _ = outbox.notified() => {}
             _ = sleep => {}
@@ -364,11 +372,31 @@ pub async fn send(
         let finished = vec![joined];
         settle_all(
             finished,
+            &mut undone,
             &mut in_flight,
             store.as_ref(),
             &settings,
             &metrics,
             &mut throttle,
+        );
+    }
+    // The database may be back in a moment (a restart): the next leader must not perform these
+    // again, and it waits a while before its first send, so keep trying for longer than that.
+    let give_up = Instant::now() + Duration::from_secs(30);
+    let mut failures = 0;
+    while !undone.is_empty() && Instant::now() < give_up {
+        if store.outbox_done(&undone).is_ok() {
+            undone.clear();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        failures += 1;
+    }
+    if !undone.is_empty() {
+        tracing::error!(
+            actions = undone.len(),
+            failures,
+            "performed actions could not be removed from the outbox; they may be sent again"
         );
     }
 }
@@ -377,6 +405,7 @@ pub async fn send(
 /// transaction.
 fn settle_all(
     finished: Vec<Result<(task::Id, Sending), JoinError>>,
+    undone: &mut Vec<i64>,
     in_flight: &mut InFlight,
     store: &dyn Store,
     settings: &Settings,
@@ -389,7 +418,11 @@ fn settle_all(
             settle(store, settings, metrics, throttle, item, result, &mut done);
         }
     }
-    log_store("remove finished actions", store.outbox_done(&done));
+    if let Err(e) = store.outbox_done(&done) {
+        // performed but still queued: kept aside and removed again, never performed twice
+        tracing::error!(error = %e, actions = done.len(), "cannot remove finished actions; will retry");
+        undone.extend(done);
+    }
 }
 
 /// Puts a coordinators'-group message where its escalation is now: in its topic, or under its
