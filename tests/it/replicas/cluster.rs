@@ -3,7 +3,7 @@
 //! test shares). As root the server runs as the `postgres` user (PostgreSQL refuses root).
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
@@ -185,13 +185,7 @@ impl Cluster {
         );
         self.url(name)
     }
-
-    /// The folder the cluster lives in.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
 }
-
 impl Drop for Cluster {
     fn drop(&mut self) {
         let path = self.bin.join("pg_ctl");

@@ -1,5 +1,9 @@
-//! Replicas on one PostgreSQL database: the leader election, and `faqbot run` child processes
-//! killed, restarted and cut off from their database under load.
+//! Replicas on one PostgreSQL database: the leader election (in-process), and `faqbot run`
+//! child processes killed, restarted and cut off from their database under load
+//! (`failover`, on the fixtures of `harness`). Each test starts a PostgreSQL server of its own
+//! (`cluster`).
 
 mod cluster;
 mod election;
+mod failover;
+mod harness;

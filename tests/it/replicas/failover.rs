@@ -1,0 +1,150 @@
+//! Three replicas under load: the leader killed ten times (polling), a rolling restart
+//! (webhook), the database stopped and started (webhook). Each ends with [`check`]: every
+//! update answered exactly once (a kill may repeat the one send under way), in order per chat,
+//! Telegram's limits kept at the fake, the escalation's relays intact. Failover times are
+//! printed; only the bound (10 s) is asserted.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::harness::{check, traffic, Mode, Replicas};
+
+/// Private chats sending messages at once.
+const CHATS: usize = 40;
+
+/// The bound on a failover.
+const FAILOVER: Duration = Duration::from_secs(10);
+
+/// A small deterministic generator (xorshift64) for the moments of the kills.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn seconds(d: &[Duration]) -> String {
+    d.iter()
+        .map(|d| format!("{:.2}", d.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[test]
+fn polling_the_leader_killed_ten_times_under_load() {
+    let r = Replicas::start(Mode::Polling, 3);
+    let tx = r.sender();
+    let first = r
+        .wait_leader(None, Duration::from_secs(60))
+        .expect("no leader within 60 s");
+    assert_eq!(r.leader_metric(first).as_deref(), Some("faqbot_leader 1"));
+    let thread = r.escalate(&tx);
+    let stop = AtomicBool::new(false);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut failovers = Vec::new();
+    let t = std::thread::scope(|s| {
+        let load = s.spawn(|| traffic(&r, &tx, thread, CHATS, &stop));
+        for kill in 0..10 {
+            let leader = r
+                .wait_leader(None, FAILOVER)
+                .unwrap_or_else(|| panic!("kill {kill}: no leader"));
+            // a random point of its term: waiting out the quiet second, handling, sending
+            std::thread::sleep(Duration::from_millis(300 + rng.below(3000)));
+            let killed = Instant::now();
+            r.kill(leader);
+            let next = r.wait_leader(Some(leader), Duration::from_secs(30));
+            let took = killed.elapsed();
+            assert!(next.is_some(), "kill {kill}: nobody took over within 30 s");
+            assert!(took < FAILOVER, "kill {kill}: failover took {took:?}");
+            failovers.push(took);
+            r.spawn(leader);
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        stop.store(true, Ordering::Relaxed);
+        load.join().expect("traffic")
+    });
+    println!(
+        "failover after SIGKILL of the leader (polling), s: {}",
+        seconds(&failovers)
+    );
+    check(&r, &t, failovers.len());
+}
+
+#[test]
+fn webhook_a_rolling_restart_under_load_loses_and_repeats_nothing() {
+    let r = Replicas::start(Mode::Webhook, 3);
+    let tx = r.sender();
+    r.wait_leader(None, Duration::from_secs(60))
+        .expect("no leader within 60 s");
+    let thread = r.escalate(&tx);
+    let stop = AtomicBool::new(false);
+    let mut handovers = Vec::new();
+    let t = std::thread::scope(|s| {
+        let load = s.spawn(|| traffic(&r, &tx, thread, CHATS, &stop));
+        std::thread::sleep(Duration::from_secs(2));
+        for i in 0..r.len() {
+            let was_leader = r.role(i).as_deref() == Some("leader");
+            let stopped = Instant::now();
+            r.terminate(i);
+            if was_leader {
+                assert!(
+                    r.wait_leader(Some(i), FAILOVER).is_some(),
+                    "nobody took over from replica {i}"
+                );
+                handovers.push(stopped.elapsed());
+            }
+            r.spawn(i);
+            // the new process is up (a follower) before the next one goes
+            let up = Instant::now() + Duration::from_secs(30);
+            while r.role(i).is_none() && Instant::now() < up {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert!(r.role(i).is_some(), "replica {i} did not come back");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        stop.store(true, Ordering::Relaxed);
+        load.join().expect("traffic")
+    });
+    println!(
+        "handover after SIGTERM of the leader (webhook, SIGTERM to leader answering elsewhere), s: {}",
+        seconds(&handovers)
+    );
+    assert_eq!(check(&r, &t, 0), 0, "a rolling restart repeats nothing");
+}
+
+#[test]
+fn webhook_the_database_restarted_under_load_loses_nothing() {
+    let r = Replicas::start(Mode::Webhook, 3);
+    let tx = r.sender();
+    r.wait_leader(None, Duration::from_secs(60))
+        .expect("no leader within 60 s");
+    let thread = r.escalate(&tx);
+    let stop = AtomicBool::new(false);
+    let mut back = Duration::ZERO;
+    let t = std::thread::scope(|s| {
+        let load = s.spawn(|| traffic(&r, &tx, thread, CHATS, &stop));
+        std::thread::sleep(Duration::from_secs(4));
+        r.cluster.stop_server();
+        std::thread::sleep(Duration::from_secs(5));
+        r.cluster.start_server();
+        let started = Instant::now();
+        assert!(
+            r.wait_leader(None, Duration::from_secs(30)).is_some(),
+            "no leader within 30 s of the database's return"
+        );
+        back = started.elapsed();
+        std::thread::sleep(Duration::from_secs(4));
+        stop.store(true, Ordering::Relaxed);
+        load.join().expect("traffic")
+    });
+    println!(
+        "a leader again {:.2} s after the database came back",
+        back.as_secs_f64()
+    );
+    check(&r, &t, 1);
+}

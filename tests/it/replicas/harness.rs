@@ -1,0 +1,496 @@
+//! Three `faqbot run` child processes on one PostgreSQL database (a server of the test's own),
+//! the strict fake Bot API, and traffic from many chats while replicas are killed, restarted or
+//! cut off from the database. What the fake received is checked at the end: every update
+//! answered, in order per chat, duplicates only where a kill can explain them, Telegram's limits
+//! kept, an escalation's relays in both directions intact.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::cluster::Cluster;
+use crate::bot::{spawn_with, Home, TOKEN};
+use crate::fake_api::FakeTelegram;
+
+/// The coordinators' group (a forum).
+pub const GROUP: i64 = -1_009_100_000_001;
+/// The caregiver whose chat is escalated before the faults begin.
+pub const CAREGIVER: i64 = 29_999;
+const COORDINATOR: i64 = 900_888;
+const SECRET: &str = "replicas-webhook-secret-0123";
+
+/// The fake stamps a request when it arrives; Telegram's windows are checked this much short.
+const SLACK: Duration = Duration::from_millis(1);
+
+/// What each chat sends, in turn, and a piece of text only the reply to it has.
+const MESSAGES: &[(&str, &str)] = &[
+    ("/help", "for example:"),
+    ("/privacy", "What we keep"),
+    ("thank you", "You are welcome"),
+    ("/topics", "Topics in our guides"),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Polling,
+    Webhook,
+}
+
+/// One replica's place: its ports.
+struct Slot {
+    ops: u16,
+    hook: u16,
+}
+
+/// The replicas, their database, the fake Bot API.
+pub struct Replicas {
+    pub fake: FakeTelegram,
+    pub home: Home,
+    pub cluster: Cluster,
+    url: String,
+    mode: Mode,
+    slots: Vec<Slot>,
+    /// Each replica's process while it runs.
+    children: Mutex<Vec<Option<Child>>>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// GET on loopback: (status, body), or None while nothing listens.
+fn get(url: &str) -> Option<(u16, String)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    })
+}
+
+impl Replicas {
+    /// `n` replicas in `mode` on a new database, the coordinators' group a forum, the index
+    /// built once for all of them.
+    pub fn start(mode: Mode, n: usize) -> Replicas {
+        let cluster = Cluster::start();
+        let url = cluster.create_database("faqbot");
+        let fake = FakeTelegram::start(TOKEN);
+        fake.make_forum(GROUP);
+        let home = Home::shipped();
+        let r = Replicas {
+            fake,
+            home,
+            cluster,
+            url,
+            mode,
+            slots: (0..n)
+                .map(|_| Slot {
+                    ops: free_port(),
+                    hook: free_port(),
+                })
+                .collect(),
+            children: Mutex::new((0..n).map(|_| None).collect()),
+        };
+        let out = r
+            .command(&["index"], 0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("faqbot index");
+        assert!(
+            out.status.success(),
+            "faqbot index: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for i in 0..n {
+            r.spawn(i);
+        }
+        r
+    }
+
+    fn env(&self, i: usize) -> Vec<(String, String)> {
+        let slot = &self.slots[i];
+        let mut env = self.home.env(&self.fake);
+        env.retain(|(k, _)| k != "FAQBOT_STORE__PATH");
+        let mut add = |k: &str, v: String| env.push((k.to_string(), v));
+        add("FAQBOT_STORE__URL", self.url.clone());
+        add("FAQBOT_COORDINATORS__CHAT_ID", GROUP.to_string());
+        add("FAQBOT_OPS__LISTEN", format!("127.0.0.1:{}", slot.ops));
+        if self.mode == Mode::Webhook {
+            add("FAQBOT_TELEGRAM__MODE", "webhook".into());
+            add(
+                "FAQBOT_TELEGRAM__WEBHOOK_URL",
+                "https://bot.example.org/tg/hook".into(),
+            );
+            add(
+                "FAQBOT_TELEGRAM__WEBHOOK_LISTEN",
+                format!("127.0.0.1:{}", slot.hook),
+            );
+            add("FAQBOT_TELEGRAM__WEBHOOK_SECRET", SECRET.into());
+        }
+        env
+    }
+
+    fn command(&self, args: &[&str], i: usize) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_faqbot"));
+        cmd.args(args)
+            .current_dir(self.home.dir.path())
+            .env_clear()
+            .envs(self.env(i))
+            .stdin(Stdio::null());
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        cmd
+    }
+
+    fn log(&self, i: usize) -> PathBuf {
+        self.home.dir.path().join(format!("replica-{i}.log"))
+    }
+
+    fn children(&self) -> std::sync::MutexGuard<'_, Vec<Option<Child>>> {
+        self.children.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts replica `i` (again).
+    pub fn spawn(&self, i: usize) {
+        let child = spawn_with(&self.home, self.env(i), &self.log(i));
+        self.children()[i] = Some(child);
+    }
+
+    /// SIGKILL.
+    pub fn kill(&self, i: usize) {
+        let child = self.children()[i].take();
+        if let Some(mut c) = child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, and a clean exit within 30 s.
+    pub fn terminate(&self, i: usize) {
+        let child = self.children()[i].take();
+        let Some(mut child) = child else {
+            return;
+        };
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(exit) = child.try_wait().expect("wait") {
+                assert!(exit.success(), "replica {i} exited with {exit:?}\n{}", self.tail(i));
+                return;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("replica {i} did not stop within 30 s of SIGTERM\n{}", self.tail(i));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The end of replica `i`'s log, for failure messages.
+    pub fn tail(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(self.log(i)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// What replica `i`'s `/healthz` says its role is (None while it does not answer).
+    pub fn role(&self, i: usize) -> Option<String> {
+        self.children()[i].as_ref()?;
+        let (_, body) = get(&format!("http://127.0.0.1:{}/healthz", self.slots[i].ops))?;
+        let v: Value = serde_json::from_str(&body).ok()?;
+        Some(v["role"].as_str()?.to_string())
+    }
+
+    /// Replica `i`'s `faqbot_leader` metric.
+    pub fn leader_metric(&self, i: usize) -> Option<String> {
+        let (_, body) = get(&format!("http://127.0.0.1:{}/metrics", self.slots[i].ops))?;
+        body.lines()
+            .find(|l| l.starts_with("faqbot_leader "))
+            .map(str::to_string)
+    }
+
+    /// Waits (up to `limit`) until a running replica other than `not` says it leads.
+    pub fn wait_leader(&self, not: Option<usize>, limit: Duration) -> Option<usize> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            for i in 0..self.slots.len() {
+                if Some(i) != not && self.role(i).as_deref() == Some("leader") {
+                    return Some(i);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The webhook ports of the running replicas (the load balancer's pool).
+    fn hooks(&self) -> Vec<u16> {
+        self.slots.iter().map(|s| s.hook).collect()
+    }
+
+    /// Escalates the caregiver's chat (a topic in the group) before the faults begin; returns
+    /// the topic.
+    pub fn escalate(&self, tx: &Sender) -> i32 {
+        tx.send(&self.fake, |f| f.push_command(CAREGIVER, CAREGIVER, "/human"));
+        assert!(self
+            .fake
+            .wait_until(Duration::from_secs(60), |f| !f
+                .messages_to(CAREGIVER)
+                .is_empty()));
+        let confirm = self.fake.messages_to(CAREGIVER)[0].message_id;
+        tx.send(&self.fake, |f| {
+            f.push_callback(CAREGIVER, CAREGIVER, confirm, "h:y")
+        });
+        assert!(
+            self.fake
+                .wait_until(Duration::from_secs(60), |f| !f.topics(GROUP).is_empty()),
+            "no topic for the escalation"
+        );
+        self.fake.topics(GROUP)[0].0
+    }
+
+    /// How updates reach the replicas in this mode.
+    pub fn sender(&self) -> Sender {
+        Sender {
+            mode: self.mode,
+            hooks: self.hooks(),
+            next: Mutex::new(0),
+        }
+    }
+}
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        for i in 0..self.slots.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// Delivers updates: queued at the fake for `getUpdates`, or posted to a replica's webhook the
+/// way Telegram reaches a load balancer (another replica when one refuses, again until one
+/// stores it).
+pub struct Sender {
+    mode: Mode,
+    hooks: Vec<u16>,
+    next: Mutex<usize>,
+}
+
+impl Sender {
+    /// Pushes an update through `push` (which queues it at the fake); in webhook mode also posts
+    /// it until a replica answers 200. Returns the update id.
+    pub fn send(&self, fake: &FakeTelegram, push: impl FnOnce(&FakeTelegram) -> i32) -> i32 {
+        let id = push(fake);
+        if self.mode == Mode::Polling {
+            return id;
+        }
+        let body = fake
+            .pushed_update(id)
+            .expect("the update just pushed")
+            .to_string();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while Instant::now() < deadline {
+                let port = {
+                    let mut n = self.next.lock().unwrap_or_else(|e| e.into_inner());
+                    *n += 1;
+                    self.hooks[*n % self.hooks.len()]
+                };
+                let sent = client
+                    .post(format!("http://127.0.0.1:{port}/tg/hook"))
+                    .header("content-type", "application/json")
+                    .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+                    .body(body.clone())
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await;
+                if sent.is_ok_and(|r| r.status().as_u16() == 200) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("no replica stored update {id} within 120 s");
+        });
+        id
+    }
+}
+
+/// What the traffic sent, to check against what the fake received.
+#[derive(Default)]
+pub struct Traffic {
+    /// Per chat, the piece of text each reply must have, in the order the messages were sent.
+    pub sent: HashMap<i64, Vec<&'static str>>,
+    /// The coordinator's messages in the escalation's topic, in order.
+    pub replies: Vec<String>,
+    /// The caregiver's messages (their ids in the caregiver's chat), relayed to the topic.
+    pub notes: Vec<i32>,
+}
+
+/// Messages from `chats` private chats, one every 75 ms in turn (each chat every few seconds),
+/// with a coordinator's message in `thread` every 3 s and a caregiver's message every 6 s,
+/// until `stop`.
+pub fn traffic(
+    r: &Replicas,
+    tx: &Sender,
+    thread: i32,
+    chats: usize,
+    stop: &AtomicBool,
+) -> Traffic {
+    let mut t = Traffic::default();
+    let start = Instant::now();
+    let mut tick = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        let chat = 30_000 + (tick % chats) as i64;
+        let (text, needle) = MESSAGES[(tick / chats + tick % chats) % MESSAGES.len()];
+        if text.starts_with('/') {
+            tx.send(&r.fake, |f| f.push_command(chat, chat, text));
+        } else {
+            tx.send(&r.fake, |f| f.push_text(chat, chat, text));
+        }
+        t.sent.entry(chat).or_default().push(needle);
+        if tick % 40 == 39 {
+            let reply = format!("coordinator message number {}.", t.replies.len());
+            tx.send(&r.fake, |f| {
+                f.push_topic_text(GROUP, COORDINATOR, thread, &reply)
+            });
+            t.replies.push(reply);
+        }
+        if tick % 80 == 79 {
+            let note = format!("caregiver message number {}", t.notes.len());
+            let id = tx.send(&r.fake, |f| f.push_text(CAREGIVER, CAREGIVER, &note));
+            t.notes
+                .push(r.fake.message_id_of(id).expect("the note's message id"));
+        }
+        tick += 1;
+        let due = start + Duration::from_millis(75 * tick as u64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    t
+}
+
+/// The caregiver's messages copied into the group, by their id in the caregiver's chat, in the
+/// order the fake received them.
+fn notes_relayed(fake: &FakeTelegram) -> Vec<i32> {
+    fake.sent("copyMessage")
+        .into_iter()
+        .filter(|c| c["chat_id"].as_i64() == Some(GROUP))
+        .filter_map(|c| c["message_id"].as_i64().and_then(|m| i32::try_from(m).ok()))
+        .collect()
+}
+
+/// `got` in the order `want` (each item at least once, in order); repeats of the item just
+/// seen are counted and returned, anything else out of place fails.
+fn in_order<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    got: &[T],
+    want: &[T],
+    same: impl Fn(&T, &T) -> bool,
+) -> usize {
+    let (mut k, mut repeats) = (0, 0);
+    let mut last: Option<&T> = None;
+    for (i, g) in got.iter().enumerate() {
+        if k < want.len() && same(g, &want[k]) {
+            k += 1;
+            last = Some(g);
+        } else if last.is_some_and(|l| l == g) {
+            repeats += 1;
+        } else {
+            panic!("{what}: item {i} ({g:?}) out of order; expected {:?}", want.get(k));
+        }
+    }
+    assert_eq!(k, want.len(), "{what}: only {k} of {} arrived", want.len());
+    repeats
+}
+
+/// Waits until everything the traffic sent was answered or relayed, then checks order, repeats
+/// (at most `faults`: one send may be under way at each kill) and Telegram's limits at the fake.
+/// Returns the number of repeats.
+pub fn check(r: &Replicas, t: &Traffic, faults: usize) -> usize {
+    let fake = &r.fake;
+    let done = |f: &FakeTelegram| {
+        t.sent.iter().all(|(c, s)| f.messages_to(*c).len() >= s.len())
+            && t.replies.iter().all(|reply| {
+                f.messages_to(CAREGIVER)
+                    .iter()
+                    .any(|m| m.visible.contains(reply.as_str()))
+            })
+            && t.notes.iter().all(|n| notes_relayed(f).contains(n))
+    };
+    let all = fake.wait_until(Duration::from_secs(120), done);
+    // time for a late repeat to show
+    std::thread::sleep(Duration::from_secs(2));
+    let logs: String = (0..r.len()).map(|i| r.tail(i)).collect::<Vec<_>>().join("\n---\n");
+    assert!(all, "not everything was answered within 120 s; logs:\n{logs}");
+    let mut repeats = 0;
+    for (chat, needles) in &t.sent {
+        let got: Vec<String> = fake.messages_to(*chat).into_iter().map(|m| m.visible).collect();
+        let want: Vec<String> = needles.iter().map(|n| n.to_string()).collect();
+        repeats += in_order(&format!("chat {chat}"), &got, &want, |g, n| g.contains(n.as_str()));
+    }
+    let relayed: Vec<String> = fake
+        .messages_to(CAREGIVER)
+        .into_iter()
+        .map(|m| m.visible)
+        .filter(|v| v.contains("coordinator message number"))
+        .collect();
+    repeats += in_order("the coordinator's messages", &relayed, &t.replies, |g, w| {
+        g.contains(w.as_str())
+    });
+    repeats += in_order(
+        "the caregiver's messages",
+        &notes_relayed(fake),
+        &t.notes,
+        |g, w| g == w,
+    );
+    assert!(
+        repeats <= faults,
+        "{repeats} messages sent twice for {faults} faults"
+    );
+    let per_chat = fake.max_rate(Duration::from_secs(1) - SLACK, true);
+    let overall = fake.max_rate(Duration::from_secs(1) - SLACK, false);
+    let group = fake.max_rate_in_chat(GROUP, Duration::from_secs(60) - SLACK);
+    println!(
+        "limits at the fake: {per_chat} per chat per second, {overall} per second overall, \
+         {group} per minute in the group; {repeats} repeats for {faults} faults; {} updates",
+        t.sent.values().map(Vec::len).sum::<usize>() + t.replies.len() + t.notes.len()
+    );
+    assert!(per_chat <= 1, "a chat got {per_chat} messages within a second");
+    assert!(overall <= 30, "{overall} messages within a second");
+    assert!(group <= 20, "the group got {group} messages within a minute");
+    repeats
+}
