@@ -17,7 +17,7 @@ use crate::core::{Engine, SharedEngine};
 use crate::metrics::Metrics;
 use crate::search::{self, Opened, SearchIndex};
 use crate::settings::{Settings, TelegramMode};
-use crate::store::{SqliteStore, Store};
+use crate::store::Store;
 
 /// How long a shutdown keeps sending what is queued before exiting (the rest stays stored).
 const DRAIN: Duration = Duration::from_secs(5);
@@ -29,13 +29,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     settings.validate_for_run()?;
     let settings = Arc::new(settings);
-    let sqlite = Arc::new(SqliteStore::open(&settings.store.path).with_context(|| {
-        format!(
-            "cannot open the store (store.path = {})",
-            settings.store.path.display()
-        )
-    })?);
-    let store: Arc<dyn Store> = sqlite.clone();
+    let opened = crate::store::open(&settings)?;
+    tracing::info!(store = %opened.kind, "store open");
+    let store: Arc<dyn Store> = opened.store();
     let review_on = !settings.review.listen.is_empty();
     let engine = SharedEngine::new(crate::core::open_engine(&settings)?);
     let api = Api::new(&settings)?;
@@ -46,7 +42,7 @@ pub async fn run(
         store: store.clone(),
         settings: settings.clone(),
         metrics: metrics.clone(),
-        review: review_on.then(|| sqlite.clone() as Arc<dyn crate::store::ReviewStore>),
+        review: review_on.then(|| opened.review()),
         journal: Default::default(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -165,7 +161,7 @@ pub async fn run(
                     settings.review.listen
                 )
             })?;
-        let review = crate::review::Review::new(sqlite.clone(), settings.clone());
+        let review = crate::review::Review::new(opened.backend.clone(), settings.clone());
         let stop = stop_rx.clone();
         tracing::info!(listen = %settings.review.listen, "review page listening");
         tasks.spawn(async move {
