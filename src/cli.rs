@@ -19,7 +19,6 @@ use crate::content;
 use crate::core::{open_engine, Engine, Reply};
 use crate::search;
 use crate::settings::Settings;
-use crate::store::SqliteStore;
 
 /// faqbot: answers caregivers' questions from the guides in faq/, on Telegram or here.
 #[derive(Debug, Parser)]
@@ -482,8 +481,8 @@ pub fn report(
 ) -> anyhow::Result<()> {
     let now = now_ms();
     let period = crate::report::Period::new(since, until, days, now)?;
-    let store = open_existing_store(&settings.store.path)?;
-    let report = crate::report::build(&store, period, settings.store.retention_days, now)?;
+    let store = open_existing_store(settings)?;
+    let report = crate::report::build(&*store.backend, period, settings.store.retention_days, now)?;
     let out = match format {
         ReportFormat::Text => report.text(),
         ReportFormat::Csv => report.csv(),
@@ -507,21 +506,26 @@ fn write_stdout(out: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Opens the store for a command that only makes sense on an existing one: opening creates a
-/// missing file, which would hide a wrong `store.path` behind an empty list.
-fn open_existing_store(path: &Path) -> anyhow::Result<SqliteStore> {
-    match std::fs::metadata(path) {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
-            "no store at {}: the bot has not run with this store.path (set it in the config or \
-             FAQBOT_STORE__PATH)",
-            path.display()
-        ),
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot read the store {}", path.display()))
+/// Opens the store for a command that only makes sense on an existing one: opening a SQLite
+/// store creates a missing file, which would hide a wrong `store.path` behind an empty list.
+/// (A PostgreSQL database must exist already; the server refuses a wrong name itself.)
+fn open_existing_store(settings: &Settings) -> anyhow::Result<crate::store::OpenedStore> {
+    let kind = crate::store::StoreKind::parse(settings.store.url.as_str(), &settings.store.path)
+        .map_err(|e| anyhow::anyhow!("config key `store.url`: {e}; fix FAQBOT_STORE__URL"))?;
+    if let crate::store::StoreKind::Sqlite(path) = &kind {
+        match std::fs::metadata(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+                "no store at {}: the bot has not run with this store.path (set it in the \
+                 config or FAQBOT_STORE__PATH)",
+                path.display()
+            ),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read the store {}", path.display()))
+            }
         }
     }
-    Ok(SqliteStore::open(path)?)
+    crate::store::open(settings)
 }
 
 #[cfg(test)]

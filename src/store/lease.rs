@@ -13,26 +13,12 @@
 //! Each term has an epoch, raised by every takeover: the fencing token. A group send is
 //! recorded only while the sender's term is current, so a replica that lost its lease without
 //! noticing cannot send to a group.
+//!
+//! The tables are created by the PostgreSQL store's migrations (`postgres/schema.rs`, step 2).
 
 use std::time::Duration;
 
 use tokio_postgres::Client;
-
-/// The lease's tables; created by the migrations of the PostgreSQL store. Kept here too, so the
-/// lease's tests can run on a database that only has these.
-pub const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS leader_lease (
-        id         SMALLINT PRIMARY KEY CHECK (id = 1),
-        holder     TEXT NOT NULL,
-        epoch      BIGINT NOT NULL,
-        expires_at TIMESTAMPTZ NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS leader_group_sends (
-        chat_id BIGINT NOT NULL,
-        at      TIMESTAMPTZ NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS leader_group_sends_at ON leader_group_sends (at);
-";
 
 /// Takes the lease when it is free or expired (a new epoch), or renews it when `holder` holds
 /// it with epoch `$3` and it has not expired; nothing otherwise. One statement, so two replicas
@@ -79,12 +65,6 @@ pub struct PgLease<'a> {
 }
 
 impl PgLease<'_> {
-    /// Creates the lease's tables when missing (tests; the store's migrations do it in the
-    /// field).
-    pub async fn create_schema(&self) -> Result<(), tokio_postgres::Error> {
-        self.client.batch_execute(SCHEMA).await
-    }
-
     /// Takes or renews the lease for `ttl`: the epoch of the term this replica now holds, or
     /// `None` when another replica holds it. `epoch` is the term being renewed (0 for none).
     pub async fn acquire(

@@ -14,19 +14,27 @@
 //!
 //! The interface is a few role traits ([`Inbox`], [`Outbox`], [`Chats`], [`Escalations`],
 //! [`Upkeep`], and [`QuestionLog`] for the editors' report), deliberately narrow and synchronous,
-//! so a PostgreSQL implementation shared by several instances can follow one role at a time;
-//! [`Store`] is all of them. [`SqliteStore`] (in `sqlite/`, a file per role) is the one-file
-//! implementation used today. Timestamps are unix milliseconds passed in by the caller, so tests
-//! control time.
+//! so that each backend follows one role at a time; [`Store`] is all of them. [`SqliteStore`]
+//! (in `sqlite/`, a file per role) is the one-file store for one machine and for `ask`;
+//! [`PgStore`] (in `postgres/`, the same files) is the store several replicas share. [`open`]
+//! picks one from the settings (`store.url`), and the rest of the bot sees only the traits.
+//! Timestamps are unix milliseconds passed in by the caller, so tests control time.
 
+#[cfg(test)]
+mod conformance;
+pub mod copy;
 mod error;
 pub mod lease;
+mod open;
+pub mod postgres;
 mod questions;
 mod review;
 mod schema;
 mod sqlite;
 
 pub use error::{StoreError, StoreResult};
+pub use open::{open, open_url, pg_connect_settings, Backend, OpenedStore, StoreKind};
+pub use postgres::PgStore;
 pub use questions::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog};
 pub use review::{Relay, ReviewStore};
 pub use sqlite::SqliteStore;

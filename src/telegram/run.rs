@@ -18,7 +18,7 @@ use crate::core::{Engine, SharedEngine};
 use crate::metrics::Metrics;
 use crate::search::{self, Opened, SearchIndex};
 use crate::settings::{Settings, TelegramMode};
-use crate::store::{SqliteStore, Store};
+use crate::store::{Store, StoreKind};
 
 /// How long a shutdown keeps sending what is queued before exiting (the rest stays stored).
 const DRAIN: Duration = Duration::from_secs(5);
@@ -30,14 +30,21 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     settings.validate_for_run()?;
     let settings = Arc::new(settings);
-    let sqlite = Arc::new(SqliteStore::open(&settings.store.path).with_context(|| {
-        format!(
-            "cannot open the store (store.path = {})",
-            settings.store.path.display()
-        )
-    })?);
-    let store: Arc<dyn Store> = sqlite.clone();
-    let pg: Option<Connect> = None;
+    let opened = crate::store::open(&settings)?;
+    tracing::info!(store = %opened.kind, "store open");
+    let store: Arc<dyn Store> = opened.store();
+    // several replicas share a PostgreSQL store and elect their leader through it; a SQLite
+    // file belongs to one process, which always leads
+    let pg: Option<Connect> = match &opened.kind {
+        StoreKind::Postgres(url) => {
+            let cs = crate::store::pg_connect_settings(&settings, url)?;
+            Some(Arc::new(move || {
+                let cs = cs.clone();
+                Box::pin(async move { Ok(crate::store::postgres::connect(&cs).await?) })
+            }))
+        }
+        StoreKind::Sqlite(_) => None,
+    };
     let review_on = !settings.review.listen.is_empty();
     let engine = SharedEngine::new(crate::core::open_engine(&settings)?);
     let api = Api::new(&settings)?;
@@ -48,7 +55,7 @@ pub async fn run(
         store: store.clone(),
         settings: settings.clone(),
         metrics: metrics.clone(),
-        review: review_on.then(|| sqlite.clone() as Arc<dyn crate::store::ReviewStore>),
+        review: review_on.then(|| opened.review()),
         journal: Default::default(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -132,7 +139,7 @@ pub async fn run(
                     settings.review.listen
                 )
             })?;
-        let review = crate::review::Review::new(sqlite.clone(), settings.clone());
+        let review = crate::review::Review::new(opened.backend.clone(), settings.clone());
         let stop = stop_rx.clone();
         tracing::info!(listen = %settings.review.listen, "review page listening");
         tasks.spawn(async move {

@@ -19,6 +19,7 @@ mod escalations;
 mod inbox;
 mod outbox;
 mod questions;
+mod review;
 #[cfg(test)]
 mod tests;
 mod upkeep;

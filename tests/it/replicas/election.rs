@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use faqbot::metrics::Metrics;
-use faqbot::store::lease::PgLease;
 use faqbot::telegram::leader::{Connect, Election, Role};
 
 use super::cluster::Cluster;
@@ -104,20 +103,9 @@ fn leader(replicas: &[Replica]) -> Option<(usize, i64)> {
 fn one_leader_at_a_time_and_a_lost_leader_is_replaced_within_ten_seconds() {
     let cluster = Cluster::start();
     let url = cluster.create_database("election");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(connection);
-        PgLease {
-            client: &client,
-            holder: "test",
-        }
-        .create_schema()
-        .await
-        .expect("create the lease's tables");
-    });
+    // the store's migrations create the lease's tables
+    let settings = faqbot::store::postgres::connect_settings(&url, None, None).expect("settings");
+    drop(faqbot::store::PgStore::open(settings, 1).expect("open and migrate the store"));
 
     let mut replicas: Vec<Replica> = (0..3).map(|_| Replica::start(&url)).collect();
     assert!(
