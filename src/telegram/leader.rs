@@ -43,9 +43,8 @@ pub const MARGIN: Duration = Duration::from_secs(1);
 pub const QUIET: Duration = Duration::from_secs(1);
 
 /// How a connection to the database is made (the store's connection settings, with TLS).
-pub type Connect = Arc<
-    dyn Fn() -> Pin<Box<dyn Future<Output = anyhow::Result<Client>> + Send>> + Send + Sync,
->;
+pub type Connect =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = anyhow::Result<Client>> + Send>> + Send + Sync>;
 
 /// The election's connection, shared with the terms for recording group sends; made again
 /// after any error.
@@ -96,7 +95,9 @@ impl Db {
             }
             Err(_) => {
                 self.drop_client();
-                Err(anyhow::anyhow!("the database did not answer within {limit:?}"))
+                Err(anyhow::anyhow!(
+                    "the database did not answer within {limit:?}"
+                ))
             }
         }
     }
@@ -137,26 +138,43 @@ impl Term {
 
     /// Whether this replica may still act as the leader.
     pub fn current(&self) -> bool {
-        match *self.0.deadline.lock().unwrap_or_else(PoisonError::into_inner) {
+        match *self
+            .0
+            .deadline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
             None => true,
             Some(d) => Instant::now() < d,
         }
     }
 
     fn extend(&self, until: Instant) {
-        let mut d = self.0.deadline.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut d = self
+            .0
+            .deadline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if d.is_some_and(|d| d > Instant::now()) {
             *d = Some(until);
         }
     }
 
     fn end(&self) {
-        let mut d = self.0.deadline.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut d = self
+            .0
+            .deadline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *d = Some(Instant::now());
     }
 
     fn deadline(&self) -> Option<Instant> {
-        *self.0.deadline.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .0
+            .deadline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// When the term may send its first message.
@@ -315,7 +333,9 @@ async fn elect(
                     .await;
                 match released {
                     Ok(()) => tracing::info!(epoch, "lease released"),
-                    Err(e) => tracing::warn!(error = %e, "cannot release the lease; it expires by itself"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot release the lease; it expires by itself")
+                    }
                 }
             }
             return;

@@ -215,7 +215,9 @@ async fn lead_while_elected(
         if ended {
             tracing::info!(epoch, "term over: the leader's work stops");
         } else {
-            tracing::info!("shutting down: finishing the update in hand and sending what is queued");
+            tracing::info!(
+                "shutting down: finishing the update in hand and sending what is queued"
+            );
             let _ = election.stopping.send(true);
         }
         let _ = stop_tx.send(true);

@@ -770,7 +770,11 @@ mod tests {
         t.seed_group(7, now);
         assert_eq!(t.ready_at(Some(-5), now), before + GROUP_WINDOW);
         assert_eq!(t.ready_at(Some(-6), now), now, "another group is free");
-        assert_eq!(t.ready_at(Some(7), now), now, "private chats are not seeded");
+        assert_eq!(
+            t.ready_at(Some(7), now),
+            now,
+            "private chats are not seeded"
+        );
     }
 
     #[test]

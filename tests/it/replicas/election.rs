@@ -38,9 +38,8 @@ impl Replica {
             .enable_all()
             .build()
             .expect("runtime");
-        let (election, role) = runtime.block_on(async {
-            Election::postgres(connect(url), Arc::new(Metrics::new()))
-        });
+        let (election, role) =
+            runtime.block_on(async { Election::postgres(connect(url), Arc::new(Metrics::new())) });
         Replica {
             runtime: Some(runtime),
             election: Some(election),
@@ -142,7 +141,11 @@ fn one_leader_at_a_time_and_a_lost_leader_is_replaced_within_ten_seconds() {
     for (graceful, after) in &measured {
         println!(
             "failover after the leader's {}: {:.2} s",
-            if *graceful { "release (SIGTERM)" } else { "kill" },
+            if *graceful {
+                "release (SIGTERM)"
+            } else {
+                "kill"
+            },
             after.as_secs_f64()
         );
     }

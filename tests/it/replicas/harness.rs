@@ -198,13 +198,20 @@ impl Replicas {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(exit) = child.try_wait().expect("wait") {
-                assert!(exit.success(), "replica {i} exited with {exit:?}\n{}", self.tail(i));
+                assert!(
+                    exit.success(),
+                    "replica {i} exited with {exit:?}\n{}",
+                    self.tail(i)
+                );
                 return;
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("replica {i} did not stop within 30 s of SIGTERM\n{}", self.tail(i));
+                panic!(
+                    "replica {i} did not stop within 30 s of SIGTERM\n{}",
+                    self.tail(i)
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -259,12 +266,12 @@ impl Replicas {
     /// Escalates the caregiver's chat (a topic in the group) before the faults begin; returns
     /// the topic.
     pub fn escalate(&self, tx: &Sender) -> i32 {
-        tx.send(&self.fake, |f| f.push_command(CAREGIVER, CAREGIVER, "/human"));
-        assert!(self
-            .fake
-            .wait_until(Duration::from_secs(60), |f| !f
-                .messages_to(CAREGIVER)
-                .is_empty()));
+        tx.send(&self.fake, |f| {
+            f.push_command(CAREGIVER, CAREGIVER, "/human")
+        });
+        assert!(self.fake.wait_until(Duration::from_secs(60), |f| !f
+            .messages_to(CAREGIVER)
+            .is_empty()));
         let confirm = self.fake.messages_to(CAREGIVER)[0].message_id;
         tx.send(&self.fake, |f| {
             f.push_callback(CAREGIVER, CAREGIVER, confirm, "h:y")
@@ -362,13 +369,7 @@ pub struct Traffic {
 /// Messages from `chats` private chats, one every 75 ms in turn (each chat every few seconds),
 /// with a coordinator's message in `thread` every 3 s and a caregiver's message every 6 s,
 /// until `stop`.
-pub fn traffic(
-    r: &Replicas,
-    tx: &Sender,
-    thread: i32,
-    chats: usize,
-    stop: &AtomicBool,
-) -> Traffic {
+pub fn traffic(r: &Replicas, tx: &Sender, thread: i32, chats: usize, stop: &AtomicBool) -> Traffic {
     let mut t = Traffic::default();
     let start = Instant::now();
     let mut tick = 0usize;
@@ -430,7 +431,10 @@ fn in_order<T: PartialEq + std::fmt::Debug>(
         } else if last.is_some_and(|l| l == g) {
             repeats += 1;
         } else {
-            panic!("{what}: item {i} ({g:?}) out of order; expected {:?}", want.get(k));
+            panic!(
+                "{what}: item {i} ({g:?}) out of order; expected {:?}",
+                want.get(k)
+            );
         }
     }
     assert_eq!(k, want.len(), "{what}: only {k} of {} arrived", want.len());
@@ -443,7 +447,9 @@ fn in_order<T: PartialEq + std::fmt::Debug>(
 pub fn check(r: &Replicas, t: &Traffic, faults: usize) -> usize {
     let fake = &r.fake;
     let done = |f: &FakeTelegram| {
-        t.sent.iter().all(|(c, s)| f.messages_to(*c).len() >= s.len())
+        t.sent
+            .iter()
+            .all(|(c, s)| f.messages_to(*c).len() >= s.len())
             && t.replies.iter().all(|reply| {
                 f.messages_to(CAREGIVER)
                     .iter()
@@ -454,13 +460,28 @@ pub fn check(r: &Replicas, t: &Traffic, faults: usize) -> usize {
     let all = fake.wait_until(Duration::from_secs(120), done);
     // time for a late repeat to show
     std::thread::sleep(Duration::from_secs(2));
-    let logs: String = (0..r.len()).map(|i| r.tail(i)).collect::<Vec<_>>().join("\n---\n");
-    assert!(all, "not everything was answered within 120 s; logs:\n{logs}");
+    let logs: String = (0..r.len())
+        .map(|i| r.tail(i))
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    assert!(
+        all,
+        "not everything was answered within 120 s; logs:\n{logs}"
+    );
+    if std::env::var_os("FAQBOT_TEST_SHOW_LOGS").is_some() {
+        println!("{logs}");
+    }
     let mut repeats = 0;
     for (chat, needles) in &t.sent {
-        let got: Vec<String> = fake.messages_to(*chat).into_iter().map(|m| m.visible).collect();
+        let got: Vec<String> = fake
+            .messages_to(*chat)
+            .into_iter()
+            .map(|m| m.visible)
+            .collect();
         let want: Vec<String> = needles.iter().map(|n| n.to_string()).collect();
-        repeats += in_order(&format!("chat {chat}"), &got, &want, |g, n| g.contains(n.as_str()));
+        repeats += in_order(&format!("chat {chat}"), &got, &want, |g, n| {
+            g.contains(n.as_str())
+        });
     }
     let relayed: Vec<String> = fake
         .messages_to(CAREGIVER)
@@ -468,9 +489,12 @@ pub fn check(r: &Replicas, t: &Traffic, faults: usize) -> usize {
         .map(|m| m.visible)
         .filter(|v| v.contains("coordinator message number"))
         .collect();
-    repeats += in_order("the coordinator's messages", &relayed, &t.replies, |g, w| {
-        g.contains(w.as_str())
-    });
+    repeats += in_order(
+        "the coordinator's messages",
+        &relayed,
+        &t.replies,
+        |g, w| g.contains(w.as_str()),
+    );
     repeats += in_order(
         "the caregiver's messages",
         &notes_relayed(fake),
@@ -489,8 +513,14 @@ pub fn check(r: &Replicas, t: &Traffic, faults: usize) -> usize {
          {group} per minute in the group; {repeats} repeats for {faults} faults; {} updates",
         t.sent.values().map(Vec::len).sum::<usize>() + t.replies.len() + t.notes.len()
     );
-    assert!(per_chat <= 1, "a chat got {per_chat} messages within a second");
+    assert!(
+        per_chat <= 1,
+        "a chat got {per_chat} messages within a second"
+    );
     assert!(overall <= 30, "{overall} messages within a second");
-    assert!(group <= 20, "the group got {group} messages within a minute");
+    assert!(
+        group <= 20,
+        "the group got {group} messages within a minute"
+    );
     repeats
 }
