@@ -400,7 +400,7 @@ async fn elect(
                 step_down(&mut term, "another replica holds the lease");
             }
             Err(e) => {
-                if failures % 30 == 0 {
+                if failures.is_multiple_of(30) {
                     tracing::warn!(error = %e, failures, "cannot reach the database for the leader's lease; retrying");
                 }
                 failures = failures.saturating_add(1);
