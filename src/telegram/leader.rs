@@ -78,14 +78,18 @@ impl Db {
 
     /// Runs `f` on the lease with a connection, within `limit`; the connection is dropped on
     /// any error or timeout.
-    async fn with<T, F, Fut>(&self, limit: Duration, f: F) -> anyhow::Result<T>
-    where
-        F: FnOnce(Arc<Client>, String) -> Fut,
-        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
-    {
+    async fn with<T>(
+        &self,
+        limit: Duration,
+        f: impl AsyncFnOnce(PgLease<'_>) -> Result<T, tokio_postgres::Error>,
+    ) -> anyhow::Result<T> {
         let run = async {
             let client = self.client().await?;
-            Ok::<T, anyhow::Error>(f(client, self.holder.clone()).await?)
+            let lease = PgLease {
+                client: &client,
+                holder: &self.holder,
+            };
+            Ok::<T, anyhow::Error>(f(lease).await?)
         };
         match tokio::time::timeout(limit, run).await {
             Ok(Ok(v)) => Ok(v),
@@ -199,13 +203,8 @@ impl Term {
         };
         let epoch = self.0.epoch;
         let ok = db
-            .with(Duration::from_secs(2), |c, holder| async move {
-                PgLease {
-                    client: &c,
-                    holder: &holder,
-                }
-                .record_group_send(epoch, group)
-                .await
+            .with(Duration::from_secs(2), async |l| {
+                l.record_group_send(epoch, group).await
             })
             .await?;
         if !ok {
@@ -322,14 +321,7 @@ async fn elect(
                 metrics.set_leader(false);
                 let epoch = t.epoch();
                 let released = db
-                    .with(Duration::from_secs(2), |c, holder| async move {
-                        PgLease {
-                            client: &c,
-                            holder: &holder,
-                        }
-                        .release(epoch)
-                        .await
-                    })
+                    .with(Duration::from_secs(2), async |l| l.release(epoch).await)
                     .await;
                 match released {
                     Ok(()) => tracing::info!(epoch, "lease released"),
@@ -367,16 +359,7 @@ async fn elect(
             .map_or(Duration::from_secs(2), |d| d.saturating_duration_since(now))
             .max(Duration::from_millis(10));
         let asked = Instant::now();
-        let got = db
-            .with(limit, |c, holder| async move {
-                PgLease {
-                    client: &c,
-                    holder: &holder,
-                }
-                .acquire(epoch, TTL)
-                .await
-            })
-            .await;
+        let got = db.with(limit, async |l| l.acquire(epoch, TTL).await).await;
         let until = asked + TTL - MARGIN;
         match got {
             Ok(Some(e)) if term.as_ref().is_some_and(|t| t.epoch() == e) => {
@@ -417,13 +400,8 @@ async fn elect(
 /// could pass a group's limit; when they cannot be read the term is given back.
 async fn begin(db: &Arc<Db>, epoch: i64, until: Instant) -> Option<Term> {
     let read = db
-        .with(Duration::from_secs(2), |c, holder| async move {
-            PgLease {
-                client: &c,
-                holder: &holder,
-            }
-            .recent_group_sends()
-            .await
+        .with(Duration::from_secs(2), async |l| {
+            l.recent_group_sends().await
         })
         .await;
     let now = Instant::now();
@@ -441,14 +419,7 @@ async fn begin(db: &Arc<Db>, epoch: i64, until: Instant) -> Option<Term> {
         Err(e) => {
             tracing::warn!(error = %e, "took the lease but cannot read the groups' recent sends; giving it back");
             let _ = db
-                .with(Duration::from_secs(2), |c, holder| async move {
-                    PgLease {
-                        client: &c,
-                        holder: &holder,
-                    }
-                    .release(epoch)
-                    .await
-                })
+                .with(Duration::from_secs(2), async |l| l.release(epoch).await)
                 .await;
             None
         }

@@ -793,7 +793,7 @@ fn settle_webhook(fake: &FakeTelegram) {
     fake.wait_until(Duration::from_millis(500), |f| f.calls().len() > n);
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -810,20 +810,32 @@ fn post_webhook(url: &str, body: &str, secret: Option<&str>) -> u16 {
     runtime.block_on(async {
         let client = reqwest::Client::new();
         for _ in 0..100 {
-            let mut req = client
-                .post(url)
-                .header("content-type", "application/json")
-                .body(body.to_string());
-            if let Some(s) = secret {
-                req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
-            }
-            if let Ok(r) = req.send().await {
-                return r.status().as_u16();
+            if let Some(status) = post_update(&client, url, body, secret).await {
+                return status;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         0
     })
+}
+
+/// One POST of an update with Telegram's headers: the HTTP status, or None when nothing
+/// answered (within 5 s).
+pub async fn post_update(
+    client: &reqwest::Client,
+    url: &str,
+    body: &str,
+    secret: Option<&str>,
+) -> Option<u16> {
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .timeout(Duration::from_secs(5))
+        .body(body.to_string());
+    if let Some(s) = secret {
+        req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+    }
+    req.send().await.ok().map(|r| r.status().as_u16())
 }
 
 /// Starts the real `faqbot run` with `env`, logging to `log` (appended).

@@ -565,7 +565,7 @@ fn load_end_to_end_throttle_off() {
 // ---- the real executable -------------------------------------------------------------------
 
 /// `faqbot ARGS` with the home's environment (and only that, plus `PATH`).
-fn faqbot(home: &Home, fake: &FakeTelegram, args: &[&str], extra: &[(&str, &str)]) -> Command {
+pub fn faqbot(home: &Home, fake: &FakeTelegram, args: &[&str], extra: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faqbot"));
     cmd.args(args)
         .current_dir(home.dir.path())
@@ -579,6 +579,20 @@ fn faqbot(home: &Home, fake: &FakeTelegram, args: &[&str], extra: &[(&str, &str)
     cmd
 }
 
+/// `faqbot index` in the home, so that the bots started there find the index built.
+pub fn build_index(home: &Home, fake: &FakeTelegram) {
+    let out = faqbot(home, fake, &["index"], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("faqbot index");
+    assert!(
+        out.status.success(),
+        "faqbot index: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `faqbot run` as a child, its log (info level, as shipped) in a file.
 fn spawn_run(home: &Home, fake: &FakeTelegram, extra: &[(&str, &str)], log: &str) -> Child {
     let log = std::fs::File::create(home.dir.path().join(log)).expect("log file");
@@ -590,7 +604,7 @@ fn spawn_run(home: &Home, fake: &FakeTelegram, extra: &[(&str, &str)], log: &str
 }
 
 /// SIGTERM, then waits (bounded; SIGKILL after 20 s). Asserts a clean exit.
-fn terminate(mut child: Child, log: &Path) {
+pub fn terminate(mut child: Child, log: &Path) {
     let tail = || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -635,19 +649,7 @@ fn load_child_rss_and_startup() {
     ];
 
     // the index is built once, up front
-    {
-        let fake = FakeTelegram::start(crate::bot::TOKEN);
-        let out = faqbot(&home, &fake, &["index"], &[])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .expect("faqbot index");
-        assert!(
-            out.status.success(),
-            "faqbot index: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    build_index(&home, &FakeTelegram::start(crate::bot::TOKEN));
 
     // spawn → first getUpdates; the first start also creates the store
     const STARTS: usize = 7;

@@ -4,13 +4,9 @@
 //! Telegram's limits kept at the fake, the escalation's relays intact. Failover times are
 //! printed; only the bound (10 s) is asserted.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::harness::{check, traffic, Mode, Replicas};
-
-/// Private chats sending messages at once.
-const CHATS: usize = 40;
+use super::harness::{check, Mode, Replicas};
 
 /// The bound on a failover.
 const FAILOVER: Duration = Duration::from_secs(10);
@@ -37,21 +33,16 @@ fn seconds(d: &[Duration]) -> String {
 #[test]
 fn polling_the_leader_killed_ten_times_under_load() {
     let r = Replicas::start(Mode::Polling, 3);
-    let tx = r.sender();
-    let first = r
-        .wait_leader(None, Duration::from_secs(60))
-        .expect("no leader within 60 s");
-    assert_eq!(r.leader_metric(first).as_deref(), Some("faqbot_leader 1"));
-    let thread = r.escalate(&tx);
-    let stop = AtomicBool::new(false);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut failovers = Vec::new();
-    let t = std::thread::scope(|s| {
-        let load = s.spawn(|| traffic(&r, &tx, thread, CHATS, &stop));
+    let t = r.under_load(|| {
         for kill in 0..10 {
             let leader = r
                 .wait_leader(None, FAILOVER)
                 .unwrap_or_else(|| panic!("kill {kill}: no leader"));
+            if kill == 0 {
+                assert_eq!(r.leader_metric(leader).as_deref(), Some("faqbot_leader 1"));
+            }
             // a random point of its term: waiting out the quiet second, handling, sending
             std::thread::sleep(Duration::from_millis(300 + rng.below(3000)));
             let killed = Instant::now();
@@ -63,9 +54,6 @@ fn polling_the_leader_killed_ten_times_under_load() {
             failovers.push(took);
             r.spawn(leader);
         }
-        std::thread::sleep(Duration::from_secs(3));
-        stop.store(true, Ordering::Relaxed);
-        load.join().expect("traffic")
     });
     println!(
         "failover after SIGKILL of the leader (polling), s: {}",
@@ -77,14 +65,8 @@ fn polling_the_leader_killed_ten_times_under_load() {
 #[test]
 fn webhook_a_rolling_restart_under_load_loses_and_repeats_nothing() {
     let r = Replicas::start(Mode::Webhook, 3);
-    let tx = r.sender();
-    r.wait_leader(None, Duration::from_secs(60))
-        .expect("no leader within 60 s");
-    let thread = r.escalate(&tx);
-    let stop = AtomicBool::new(false);
     let mut handovers = Vec::new();
-    let t = std::thread::scope(|s| {
-        let load = s.spawn(|| traffic(&r, &tx, thread, CHATS, &stop));
+    let t = r.under_load(|| {
         std::thread::sleep(Duration::from_secs(2));
         for i in 0..r.len() {
             let was_leader = r.role(i).as_deref() == Some("leader");
@@ -106,12 +88,9 @@ fn webhook_a_rolling_restart_under_load_loses_and_repeats_nothing() {
             assert!(r.role(i).is_some(), "replica {i} did not come back");
             std::thread::sleep(Duration::from_secs(1));
         }
-        std::thread::sleep(Duration::from_secs(2));
-        stop.store(true, Ordering::Relaxed);
-        load.join().expect("traffic")
     });
     println!(
-        "handover after SIGTERM of the leader (webhook), s: {}",
+        "handover after SIGTERM of the leader (webhook), from the signal, s: {}",
         seconds(&handovers)
     );
     assert_eq!(check(&r, &t, 0), 0, "a rolling restart repeats nothing");
@@ -120,14 +99,8 @@ fn webhook_a_rolling_restart_under_load_loses_and_repeats_nothing() {
 #[test]
 fn webhook_the_database_restarted_under_load_loses_nothing() {
     let r = Replicas::start(Mode::Webhook, 3);
-    let tx = r.sender();
-    r.wait_leader(None, Duration::from_secs(60))
-        .expect("no leader within 60 s");
-    let thread = r.escalate(&tx);
-    let stop = AtomicBool::new(false);
     let mut back = Duration::ZERO;
-    let t = std::thread::scope(|s| {
-        let load = s.spawn(|| traffic(&r, &tx, thread, CHATS, &stop));
+    let t = r.under_load(|| {
         std::thread::sleep(Duration::from_secs(4));
         r.cluster.stop_server();
         // the leader cannot renew its lease, so it steps down: nobody works while the
@@ -149,9 +122,6 @@ fn webhook_the_database_restarted_under_load_loses_nothing() {
             "no leader within 30 s of the database's return"
         );
         back = started.elapsed();
-        std::thread::sleep(Duration::from_secs(4));
-        stop.store(true, Ordering::Relaxed);
-        load.join().expect("traffic")
     });
     println!(
         "a leader again {:.2} s after the database came back",

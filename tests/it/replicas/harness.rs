@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::cluster::Cluster;
-use crate::bot::{spawn_with, Home, TOKEN};
+use crate::bot::{free_port, post_update, spawn_with, Home, TOKEN};
 use crate::fake_api::FakeTelegram;
+use crate::load;
+use crate::ops::get;
 
 /// The coordinators' group (a forum).
 pub const GROUP: i64 = -1_009_100_000_001;
@@ -23,6 +25,9 @@ pub const GROUP: i64 = -1_009_100_000_001;
 pub const CAREGIVER: i64 = 29_999;
 const COORDINATOR: i64 = 900_888;
 const SECRET: &str = "replicas-webhook-secret-0123";
+
+/// Private chats sending messages at once.
+const CHATS: usize = 40;
 
 /// The fake stamps a request when it arrives; Telegram's windows are checked this much short.
 const SLACK: Duration = Duration::from_millis(1);
@@ -59,31 +64,6 @@ pub struct Replicas {
     children: Mutex<Vec<Option<Child>>>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// GET on loopback: (status, body), or None while nothing listens.
-fn get(url: &str) -> Option<(u16, String)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .get(url)
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-            .ok()?;
-        let status = response.status().as_u16();
-        Some((status, response.text().await.ok()?))
-    })
-}
-
 impl Replicas {
     /// `n` replicas in `mode` on a new database, the coordinators' group a forum, the index
     /// built once for all of them.
@@ -107,17 +87,7 @@ impl Replicas {
                 .collect(),
             children: Mutex::new((0..n).map(|_| None).collect()),
         };
-        let out = r
-            .command(&["index"], 0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .expect("faqbot index");
-        assert!(
-            out.status.success(),
-            "faqbot index: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        load::build_index(&r.home, &r.fake);
         for i in 0..n {
             r.spawn(i);
         }
@@ -147,19 +117,6 @@ impl Replicas {
         env
     }
 
-    fn command(&self, args: &[&str], i: usize) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_faqbot"));
-        cmd.args(args)
-            .current_dir(self.home.dir.path())
-            .env_clear()
-            .envs(self.env(i))
-            .stdin(Stdio::null());
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        cmd
-    }
-
     fn log(&self, i: usize) -> PathBuf {
         self.home.dir.path().join(format!("replica-{i}.log"))
     }
@@ -183,37 +140,11 @@ impl Replicas {
         }
     }
 
-    /// SIGTERM, and a clean exit within 30 s.
+    /// SIGTERM, and a clean exit (within 20 s).
     pub fn terminate(&self, i: usize) {
         let child = self.children()[i].take();
-        let Some(mut child) = child else {
-            return;
-        };
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(exit) = child.try_wait().expect("wait") {
-                assert!(
-                    exit.success(),
-                    "replica {i} exited with {exit:?}\n{}",
-                    self.tail(i)
-                );
-                return;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "replica {i} did not stop within 30 s of SIGTERM\n{}",
-                    self.tail(i)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(child) = child {
+            load::terminate(child, &self.log(i));
         }
     }
 
@@ -265,7 +196,7 @@ impl Replicas {
 
     /// Escalates the caregiver's chat (a topic in the group) before the faults begin; returns
     /// the topic.
-    pub fn escalate(&self, tx: &Sender) -> i32 {
+    fn escalate(&self, tx: &Sender) -> i32 {
         tx.send(&self.fake, |f| {
             f.push_command(CAREGIVER, CAREGIVER, "/human")
         });
@@ -284,12 +215,34 @@ impl Replicas {
         self.fake.topics(GROUP)[0].0
     }
 
+    /// Traffic from [`CHATS`] chats and the escalated caregiver while `faults` runs (once a
+    /// replica leads and the caregiver's chat is escalated), and for 3 s after; what was sent.
+    pub fn under_load(&self, faults: impl FnOnce()) -> Traffic {
+        let tx = self.sender();
+        self.wait_leader(None, Duration::from_secs(60))
+            .expect("no leader within 60 s");
+        let thread = self.escalate(&tx);
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let load = s.spawn(|| traffic(self, &tx, thread, CHATS, &stop));
+            faults();
+            std::thread::sleep(Duration::from_secs(3));
+            stop.store(true, Ordering::Relaxed);
+            load.join().expect("traffic")
+        })
+    }
+
     /// How updates reach the replicas in this mode.
-    pub fn sender(&self) -> Sender {
+    fn sender(&self) -> Sender {
         Sender {
             mode: self.mode,
             hooks: self.hooks(),
             next: Mutex::new(0),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime"),
+            client: reqwest::Client::new(),
         }
     }
 }
@@ -309,6 +262,8 @@ pub struct Sender {
     mode: Mode,
     hooks: Vec<u16>,
     next: Mutex<usize>,
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
 }
 
 impl Sender {
@@ -323,12 +278,7 @@ impl Sender {
             .pushed_update(id)
             .expect("the update just pushed")
             .to_string();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let client = reqwest::Client::new();
+        self.runtime.block_on(async {
             let deadline = Instant::now() + Duration::from_secs(120);
             while Instant::now() < deadline {
                 let port = {
@@ -336,15 +286,8 @@ impl Sender {
                     *n += 1;
                     self.hooks[*n % self.hooks.len()]
                 };
-                let sent = client
-                    .post(format!("http://127.0.0.1:{port}/tg/hook"))
-                    .header("content-type", "application/json")
-                    .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-                    .body(body.clone())
-                    .timeout(Duration::from_secs(5))
-                    .send()
-                    .await;
-                if sent.is_ok_and(|r| r.status().as_u16() == 200) {
+                let url = format!("http://127.0.0.1:{port}/tg/hook");
+                if post_update(&self.client, &url, &body, Some(SECRET)).await == Some(200) {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
