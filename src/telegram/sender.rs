@@ -339,6 +339,12 @@ pub async fn send(
                 let store = store.clone();
                 in_flight.start(head, async move {
                     let result = deliver(&api, store.as_ref(), group, &item.action).await;
+                    // Removed at once rather than with the next batch: until it is, a kill (and
+                    // the next leader, or the next start) would perform it again. A failure here
+                    // is dealt with by the batch, which removes it again.
+                    if result.is_ok() {
+                        let _ = store.outbox_done(&[item.id]);
+                    }
                     (item, result)
                 });
             }

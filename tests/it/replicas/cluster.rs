@@ -5,11 +5,15 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 
 use tempfile::TempDir;
 
 /// A running cluster on 127.0.0.1; stopped and deleted on drop.
 pub struct Cluster {
+    // one cluster at a time: a server and three replicas already fill two cores, and a test
+    // starved by another one measures the machine, not the failover
+    _serial: MutexGuard<'static, ()>,
     dir: TempDir,
     port: u16,
     bin: PathBuf,
@@ -47,6 +51,8 @@ fn is_root() -> bool {
 impl Cluster {
     /// initdb and start; panics with the server's words when it cannot.
     pub fn start() -> Cluster {
+        static SERIAL: Mutex<()> = Mutex::new(());
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let bin = bin_dir();
         assert!(
             bin.join("initdb").exists(),
@@ -68,7 +74,12 @@ impl Cluster {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let cluster = Cluster { dir, port, bin };
+        let cluster = Cluster {
+            _serial: serial,
+            dir,
+            port,
+            bin,
+        };
         cluster.run(
             "initdb",
             &[
@@ -186,6 +197,7 @@ impl Cluster {
         self.url(name)
     }
 }
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         let path = self.bin.join("pg_ctl");

@@ -35,6 +35,7 @@ fn polling_the_leader_killed_ten_times_under_load() {
     let r = Replicas::start(Mode::Polling, 3);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut failovers = Vec::new();
+    let mut kills = Vec::new();
     let t = r.under_load(|| {
         for kill in 0..10 {
             let leader = r
@@ -47,6 +48,7 @@ fn polling_the_leader_killed_ten_times_under_load() {
             std::thread::sleep(Duration::from_millis(300 + rng.below(3000)));
             let killed = Instant::now();
             r.kill(leader);
+            kills.push(killed);
             let next = r.wait_leader(Some(leader), Duration::from_secs(30));
             let took = killed.elapsed();
             assert!(next.is_some(), "kill {kill}: nobody took over within 30 s");
@@ -59,7 +61,7 @@ fn polling_the_leader_killed_ten_times_under_load() {
         "failover after SIGKILL of the leader (polling), s: {}",
         seconds(&failovers)
     );
-    check(&r, &t, failovers.len());
+    check(&r, &t, &kills);
 }
 
 #[test]
@@ -93,7 +95,7 @@ fn webhook_a_rolling_restart_under_load_loses_and_repeats_nothing() {
         "handover after SIGTERM of the leader (webhook), from the signal, s: {}",
         seconds(&handovers)
     );
-    assert_eq!(check(&r, &t, 0), 0, "a rolling restart repeats nothing");
+    check(&r, &t, &[]);
 }
 
 #[test]
@@ -127,5 +129,7 @@ fn webhook_the_database_restarted_under_load_loses_nothing() {
         "a leader again {:.2} s after the database came back",
         back.as_secs_f64()
     );
-    check(&r, &t, 1);
+    // nothing is killed: what was sent while the database was away is removed from the outbox
+    // when it comes back, and not sent again
+    check(&r, &t, &[]);
 }

@@ -348,34 +348,40 @@ pub fn traffic(r: &Replicas, tx: &Sender, thread: i32, chats: usize, stop: &Atom
 }
 
 /// The caregiver's messages copied into the group, by their id in the caregiver's chat, in the
-/// order the fake received them.
-fn notes_relayed(fake: &FakeTelegram) -> Vec<i32> {
-    fake.sent("copyMessage")
+/// order the fake received them, with when.
+fn notes_relayed(fake: &FakeTelegram) -> Vec<(i32, Instant)> {
+    fake.calls_of("copyMessage")
         .into_iter()
-        .filter(|c| c["chat_id"].as_i64() == Some(GROUP))
-        .filter_map(|c| c["message_id"].as_i64().and_then(|m| i32::try_from(m).ok()))
+        .filter(|c| c.status == 200 && c.chat_id() == Some(GROUP))
+        .filter_map(|c| {
+            let id = c.body["message_id"].as_i64()?;
+            Some((i32::try_from(id).ok()?, c.at))
+        })
         .collect()
 }
 
-/// `got` in the order `want` (each item at least once, in order); repeats of the item just
-/// seen are counted and returned, anything else out of place fails.
-fn in_order<T: PartialEq + std::fmt::Debug>(
+/// `got` (with arrival times) in the order `want`, each item at least once; a repeat of the
+/// item just seen is returned as the times of its two copies; anything else out of place fails.
+fn in_order<T: PartialEq + std::fmt::Debug, W: std::fmt::Debug>(
     what: &str,
-    got: &[T],
-    want: &[T],
-    same: impl Fn(&T, &T) -> bool,
-) -> usize {
-    let (mut k, mut repeats) = (0, 0);
-    let mut last: Option<&T> = None;
+    got: &[(T, Instant)],
+    want: &[W],
+    same: impl Fn(&T, &W) -> bool,
+) -> Vec<(Instant, Instant)> {
+    let mut k = 0;
+    let mut repeats = Vec::new();
+    let mut last: Option<&(T, Instant)> = None;
     for (i, g) in got.iter().enumerate() {
-        if k < want.len() && same(g, &want[k]) {
+        if k < want.len() && same(&g.0, &want[k]) {
             k += 1;
             last = Some(g);
-        } else if last.is_some_and(|l| l == g) {
-            repeats += 1;
+        } else if let Some(l) = last.filter(|l| l.0 == g.0) {
+            repeats.push((l.1, g.1));
+            last = Some(g);
         } else {
             panic!(
-                "{what}: item {i} ({g:?}) out of order; expected {:?}",
+                "{what}: item {i} ({:?}) out of order; expected {:?}",
+                g.0,
                 want.get(k)
             );
         }
@@ -384,12 +390,20 @@ fn in_order<T: PartialEq + std::fmt::Debug>(
     repeats
 }
 
+/// The fake stamps a request when it starts handling it, which can be a moment after a kill for
+/// a request the killed process had already written.
+const IN_FLIGHT: Duration = Duration::from_millis(100);
+
 /// Waits until everything the traffic sent was answered or relayed, then checks order, repeats
-/// (at most `faults`: one send may be under way at each kill) and Telegram's limits at the fake.
+/// and Telegram's limits at the fake. A message may arrive twice only when its send was under
+/// way at one of the `kills` (Telegram has no idempotency key): each repeat must have a kill
+/// between its two copies, and no chat may get more repeats than there were kills. A replica
+/// sends to many chats at once, so one kill may repeat one message in each of several chats.
 /// Returns the number of repeats.
-pub fn check(r: &Replicas, t: &Traffic, faults: usize) -> usize {
+pub fn check(r: &Replicas, t: &Traffic, kills: &[Instant]) -> usize {
     let fake = &r.fake;
     let done = |f: &FakeTelegram| {
+        let notes: Vec<i32> = notes_relayed(f).into_iter().map(|n| n.0).collect();
         t.sent
             .iter()
             .all(|(c, s)| f.messages_to(*c).len() >= s.len())
@@ -398,7 +412,7 @@ pub fn check(r: &Replicas, t: &Traffic, faults: usize) -> usize {
                     .iter()
                     .any(|m| m.visible.contains(reply.as_str()))
             })
-            && t.notes.iter().all(|n| notes_relayed(f).contains(n))
+            && t.notes.iter().all(|n| notes.contains(n))
     };
     let all = fake.wait_until(Duration::from_secs(120), done);
     // time for a late repeat to show
@@ -415,45 +429,53 @@ pub fn check(r: &Replicas, t: &Traffic, faults: usize) -> usize {
         println!("{logs}");
     }
     let mut repeats = 0;
+    let mut explained = |what: &str, pairs: Vec<(Instant, Instant)>| {
+        assert!(
+            pairs.len() <= kills.len(),
+            "{what}: {} repeats for {} kills",
+            pairs.len(),
+            kills.len()
+        );
+        for (a, b) in &pairs {
+            assert!(
+                kills.iter().any(|k| *k + IN_FLIGHT >= *a && k <= b),
+                "{what}: a message sent twice with no kill in between"
+            );
+        }
+        repeats += pairs.len();
+    };
     for (chat, needles) in &t.sent {
-        let got: Vec<String> = fake
+        let got: Vec<(String, Instant)> = fake
             .messages_to(*chat)
             .into_iter()
-            .map(|m| m.visible)
+            .map(|m| (m.visible, m.at))
             .collect();
-        let want: Vec<String> = needles.iter().map(|n| n.to_string()).collect();
-        repeats += in_order(&format!("chat {chat}"), &got, &want, |g, n| {
-            g.contains(n.as_str())
-        });
+        let what = format!("chat {chat}");
+        explained(&what, in_order(&what, &got, needles, |g, n| g.contains(n)));
     }
-    let relayed: Vec<String> = fake
+    let relayed: Vec<(String, Instant)> = fake
         .messages_to(CAREGIVER)
         .into_iter()
-        .map(|m| m.visible)
-        .filter(|v| v.contains("coordinator message number"))
+        .filter(|m| m.visible.contains("coordinator message number"))
+        .map(|m| (m.visible, m.at))
         .collect();
-    repeats += in_order(
-        "the coordinator's messages",
-        &relayed,
-        &t.replies,
-        |g, w| g.contains(w.as_str()),
+    let what = "the coordinator's messages";
+    explained(
+        what,
+        in_order(what, &relayed, &t.replies, |g, w| g.contains(w.as_str())),
     );
-    repeats += in_order(
-        "the caregiver's messages",
-        &notes_relayed(fake),
-        &t.notes,
-        |g, w| g == w,
-    );
-    assert!(
-        repeats <= faults,
-        "{repeats} messages sent twice for {faults} faults"
+    let what = "the caregiver's messages";
+    explained(
+        what,
+        in_order(what, &notes_relayed(fake), &t.notes, |g, w| g == w),
     );
     let per_chat = fake.max_rate(Duration::from_secs(1) - SLACK, true);
     let overall = fake.max_rate(Duration::from_secs(1) - SLACK, false);
     let group = fake.max_rate_in_chat(GROUP, Duration::from_secs(60) - SLACK);
     println!(
         "limits at the fake: {per_chat} per chat per second, {overall} per second overall, \
-         {group} per minute in the group; {repeats} repeats for {faults} faults; {} updates",
+         {group} per minute in the group; {repeats} repeats for {} kills; {} updates",
+        kills.len(),
         t.sent.values().map(Vec::len).sum::<usize>() + t.replies.len() + t.notes.len()
     );
     assert!(
