@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::cluster::Cluster;
+use super::proxy::Proxy;
 use crate::bot::{free_port, post_update, spawn_with, Home, TOKEN};
 use crate::fake_api::FakeTelegram;
 use crate::load;
@@ -54,6 +55,8 @@ struct Slot {
 
 /// The replicas, their database, the fake Bot API.
 pub struct Replicas {
+    /// Replica 0's way to the database, when it has one of its own.
+    proxy: Option<Proxy>,
     pub fake: FakeTelegram,
     pub home: Home,
     pub cluster: Cluster,
@@ -68,12 +71,38 @@ impl Replicas {
     /// `n` replicas in `mode` on a new database, the coordinators' group a forum, the index
     /// built once for all of them.
     pub fn start(mode: Mode, n: usize) -> Replicas {
+        let r = Replicas::new(mode, n, false);
+        for i in 0..n {
+            r.spawn(i);
+        }
+        r
+    }
+
+    /// Like [`Replicas::start`], with replica 0 reaching the database through a [`Proxy`] that
+    /// can be cut, and leading when the others start.
+    pub fn start_behind_proxy(mode: Mode, n: usize) -> Replicas {
+        let r = Replicas::new(mode, n, true);
+        r.spawn(0);
+        assert_eq!(
+            r.wait_leader(None, Duration::from_secs(60)),
+            Some(0),
+            "replica 0 alone should lead"
+        );
+        for i in 1..n {
+            r.spawn(i);
+        }
+        r
+    }
+
+    fn new(mode: Mode, n: usize, proxy: bool) -> Replicas {
         let cluster = Cluster::start();
         let url = cluster.create_database("faqbot");
         let fake = FakeTelegram::start(TOKEN);
         fake.make_forum(GROUP);
         let home = Home::shipped();
+        let proxy = proxy.then(|| Proxy::start(cluster.port()));
         let r = Replicas {
+            proxy,
             fake,
             home,
             cluster,
@@ -88,10 +117,15 @@ impl Replicas {
             children: Mutex::new((0..n).map(|_| None).collect()),
         };
         load::build_index(&r.home, &r.fake);
-        for i in 0..n {
-            r.spawn(i);
-        }
         r
+    }
+
+    /// Cuts (true) or heals (false) replica 0's way to the database.
+    pub fn cut(&self, cut: bool) {
+        self.proxy
+            .as_ref()
+            .expect("started behind a proxy")
+            .set_cut(cut);
     }
 
     fn env(&self, i: usize) -> Vec<(String, String)> {
@@ -99,7 +133,14 @@ impl Replicas {
         let mut env = self.home.env(&self.fake);
         env.retain(|(k, _)| k != "FAQBOT_STORE__PATH");
         let mut add = |k: &str, v: String| env.push((k.to_string(), v));
-        add("FAQBOT_STORE__URL", self.url.clone());
+        let url = match &self.proxy {
+            Some(p) if i == 0 => self.url.replace(
+                &format!(":{}/", self.cluster.port()),
+                &format!(":{}/", p.port),
+            ),
+            _ => self.url.clone(),
+        };
+        add("FAQBOT_STORE__URL", url);
         add("FAQBOT_COORDINATORS__CHAT_ID", GROUP.to_string());
         add("FAQBOT_OPS__LISTEN", format!("127.0.0.1:{}", slot.ops));
         if self.mode == Mode::Webhook {

@@ -7,3 +7,4 @@ mod cluster;
 mod election;
 mod failover;
 mod harness;
+mod proxy;
