@@ -223,7 +223,8 @@ pub struct Election {
     pub stopping: watch::Sender<bool>,
     /// Set once the duties are finished: the term ends and the lease is released.
     pub release: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// Resolves when the election has ended.
+    done: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl Election {
@@ -233,15 +234,17 @@ impl Election {
         let (tx, rx) = watch::channel(Some(Term::single()));
         let (stopping, _) = watch::channel(false);
         let (release, _) = watch::channel(false);
-        let task = tokio::spawn(async move {
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
             // the sender lives as long as the task, so the role never reads "closed"
             tx.closed().await;
+            let _ = done_tx.send(());
         });
         (
             Election {
                 stopping,
                 release,
-                task,
+                done,
             },
             rx,
         )
@@ -259,12 +262,14 @@ impl Election {
             client: Mutex::new(None),
         });
         tracing::info!(holder = %db.holder, "taking part in the leader election");
-        let task = tokio::spawn(elect(db, tx, metrics, stopping_rx, release_rx));
+        let done = on_own_thread("faqbot-election", async move {
+            elect(db, tx, metrics, stopping_rx, release_rx).await;
+        });
         (
             Election {
                 stopping,
                 release,
-                task,
+                done,
             },
             rx,
         )
@@ -274,8 +279,35 @@ impl Election {
     pub async fn finish(self) {
         let _ = self.stopping.send(true);
         let _ = self.release.send(true);
-        let _ = self.task.await;
+        let _ = self.done.await;
     }
+}
+
+/// Runs `work` on a thread and runtime of its own; the receiver resolves when it has ended.
+/// For what must keep time while the bot's runtime is busy: the store's calls are synchronous,
+/// and while the database stalls they hold the bot's worker threads, which must not delay a
+/// renewal (or the step-down when it fails) nor the health check that reports the role.
+pub fn on_own_thread(
+    name: &str,
+    work: impl Future<Output = ()> + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(work),
+                Err(e) => tracing::error!(error = %e, "cannot start a runtime"),
+            }
+            let _ = tx.send(());
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start a thread");
+    }
+    rx
 }
 
 /// This replica's name in the lease: host, process and start time, so a restarted process is a

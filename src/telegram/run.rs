@@ -12,7 +12,7 @@ use tokio::sync::{watch, Notify};
 use super::api::{Api, ApiError};
 use super::context::Ctx;
 use super::handlers::Command;
-use super::leader::{Connect, Election, Role, Term};
+use super::leader::{on_own_thread, Connect, Election, Role, Term};
 use super::{inbox, ops, sender, webhook};
 use crate::core::{Engine, SharedEngine};
 use crate::metrics::Metrics;
@@ -113,9 +113,10 @@ pub async fn run(
             }
         });
     }
+    let mut ops_done = None;
     if !settings.ops.listen.is_empty() {
-        let listener = tokio::net::TcpListener::bind(&settings.ops.listen)
-            .await
+        let listener = std::net::TcpListener::bind(&settings.ops.listen)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .with_context(|| format!("cannot listen on ops.listen = {}", settings.ops.listen))?;
         let ops = ops::Ops {
             metrics: metrics.clone(),
@@ -124,11 +125,17 @@ pub async fn run(
             settings: settings.clone(),
         };
         let stop = stop_rx.clone();
-        tasks.spawn(async move {
-            if let Err(e) = ops::serve(listener, ops, stop).await {
+        // on a thread of its own, like the election: /healthz must answer (with the role)
+        // while the store's calls hold the bot's workers
+        ops_done = Some(on_own_thread("faqbot-ops", async move {
+            let served = match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => ops::serve(listener, ops, stop).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = served {
                 tracing::error!(error = %e, "ops listener failed");
             }
-        });
+        }));
     }
     if review_on {
         let listener = tokio::net::TcpListener::bind(&settings.review.listen)
@@ -172,6 +179,9 @@ pub async fn run(
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
     election.finish().await;
+    if let Some(done) = ops_done {
+        let _ = done.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The leader election on a real PostgreSQL server, in-process: three replicas' elections, each
-//! on its own runtime so that dropping the runtime is a kill (its connection closes, nothing is
-//! released). At every moment at most one replica holds a current term, a killed leader is
-//! replaced within 10 s, and a leader that finishes hands over at once.
+//! reaching the database through a proxy of its own that the test cuts (the leader's
+//! connection then hangs, half-open, and nothing is released: the worst case for a lock held
+//! on a connection). At every moment at most one replica holds a current term (the cut-off one
+//! included: its term must run out before another begins), a cut-off leader is replaced within
+//! 10 s, and a leader that finishes hands over at once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +12,7 @@ use faqbot::metrics::Metrics;
 use faqbot::telegram::leader::{Connect, Election, Role};
 
 use super::cluster::Cluster;
+use super::proxy::Proxy;
 
 /// Connections made the plain way (the test server has no TLS).
 pub fn connect(url: &str) -> Connect {
@@ -24,26 +27,29 @@ pub fn connect(url: &str) -> Connect {
     })
 }
 
-/// One replica's election on its own runtime.
+/// One replica's election, through its own proxy.
 struct Replica {
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: tokio::runtime::Runtime,
     election: Option<Election>,
     role: Role,
+    proxy: Proxy,
 }
 
 impl Replica {
-    fn start(url: &str) -> Replica {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
+    fn start(cluster: &Cluster, database: &str) -> Replica {
+        let proxy = Proxy::start(cluster.port());
+        let url = cluster.url(database).replace(
+            &format!(":{}/", cluster.port()),
+            &format!(":{}/", proxy.port),
+        );
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let (election, role) =
-            runtime.block_on(async { Election::postgres(connect(url), Arc::new(Metrics::new())) });
+            runtime.block_on(async { Election::postgres(connect(&url), Arc::new(Metrics::new())) });
         Replica {
-            runtime: Some(runtime),
+            runtime,
             election: Some(election),
             role,
+            proxy,
         }
     }
 
@@ -56,24 +62,21 @@ impl Replica {
             .map(|t| t.epoch())
     }
 
-    /// SIGKILL, as far as the election can tell: every task and connection gone at once.
-    fn kill(&mut self) {
-        self.election.take();
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
+    /// Cut off from the database for good.
+    fn cut(&mut self) {
+        self.proxy.set_cut(true);
     }
 
     /// SIGTERM: the term ends and the lease is released.
     fn finish(&mut self) {
-        if let (Some(rt), Some(e)) = (self.runtime.as_ref(), self.election.take()) {
-            rt.block_on(e.finish());
+        if let Some(e) = self.election.take() {
+            self.runtime.block_on(e.finish());
         }
     }
 }
 
 /// Samples every replica until `done` says so (or `limit` passes), asserting at every sample
-/// that at most one of them (killed ones included, whose last term runs out by itself) may act.
+/// that at most one of them (cut-off ones included, whose last term must run out by itself) may act.
 fn watch(replicas: &[Replica], limit: Duration, done: impl Fn(&[Replica]) -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
@@ -106,7 +109,9 @@ fn one_leader_at_a_time_and_a_lost_leader_is_replaced_within_ten_seconds() {
     let settings = faqbot::store::postgres::connect_settings(&url, None, None).expect("settings");
     drop(faqbot::store::PgStore::open(settings, 1).expect("open and migrate the store"));
 
-    let mut replicas: Vec<Replica> = (0..3).map(|_| Replica::start(&url)).collect();
+    let mut replicas: Vec<Replica> = (0..3)
+        .map(|_| Replica::start(&cluster, "election"))
+        .collect();
     assert!(
         watch(&replicas, Duration::from_secs(15), |r| leader(r).is_some()),
         "no leader within 15 s"
@@ -120,7 +125,7 @@ fn one_leader_at_a_time_and_a_lost_leader_is_replaced_within_ten_seconds() {
         if graceful {
             replicas[i].finish();
         } else {
-            replicas[i].kill();
+            replicas[i].cut();
         }
         let took_over = watch(&replicas, Duration::from_secs(10), |r| {
             leader(r).is_some_and(|(j, _)| j != i)
@@ -129,14 +134,17 @@ fn one_leader_at_a_time_and_a_lost_leader_is_replaced_within_ten_seconds() {
         assert!(
             took_over,
             "round {round}: nobody took over within 10 s of the leader's {}",
-            if graceful { "release" } else { "kill" }
+            if graceful { "release" } else { "network cut" }
         );
         let (_, next) = leader(&replicas).expect("a leader");
         assert!(next > epoch, "epochs only grow: {next} after {epoch}");
         epoch = next;
         measured.push((graceful, after));
+        if !graceful {
+            assert_eq!(replicas[i].leading(), None, "a cut-off leader stands down");
+        }
         // a fresh replica in the place of the one that went
-        replicas.push(Replica::start(&url));
+        replicas.push(Replica::start(&cluster, "election"));
     }
     for (graceful, after) in &measured {
         println!(
@@ -144,12 +152,12 @@ fn one_leader_at_a_time_and_a_lost_leader_is_replaced_within_ten_seconds() {
             if *graceful {
                 "release (SIGTERM)"
             } else {
-                "kill"
+                "network cut"
             },
             after.as_secs_f64()
         );
     }
-    for r in &mut replicas {
-        r.kill();
+    for r in replicas.iter_mut().filter(|r| !r.proxy.is_cut()) {
+        r.finish();
     }
 }

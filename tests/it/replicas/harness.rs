@@ -264,11 +264,20 @@ impl Replicas {
             .expect("no leader within 60 s");
         let thread = self.escalate(&tx);
         let stop = AtomicBool::new(false);
+        /// Stops the traffic however the faults end (a failed assertion too), or the scope
+        /// would wait for it forever.
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
         std::thread::scope(|s| {
             let load = s.spawn(|| traffic(self, &tx, thread, CHATS, &stop));
+            let stopper = Stop(&stop);
             faults();
             std::thread::sleep(Duration::from_secs(3));
-            stop.store(true, Ordering::Relaxed);
+            drop(stopper);
             load.join().expect("traffic")
         })
     }

@@ -66,6 +66,11 @@ impl Proxy {
         Proxy { port, cut }
     }
 
+    /// Whether it is cut.
+    pub fn is_cut(&self) -> bool {
+        self.cut.load(Ordering::Relaxed)
+    }
+
     /// Cuts (true) or heals (false) the connection.
     pub fn set_cut(&self, cut: bool) {
         self.cut.store(cut, Ordering::Relaxed);
