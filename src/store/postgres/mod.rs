@@ -36,6 +36,8 @@ mod outbox;
 mod questions;
 mod review;
 mod schema;
+#[cfg(test)]
+mod tests;
 mod upkeep;
 
 pub(crate) mod dump;

@@ -137,7 +137,7 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
-    use crate::store::{AnswerRecord, Chats, Upkeep};
+    use crate::store::{AnswerRecord, Chats};
 
     fn asked(at: i64, outcome: &str, text: &str) -> AskedQuestion {
         AskedQuestion {
@@ -159,67 +159,6 @@ mod tests {
             question,
             chosen: chosen.map(String::from),
         }
-    }
-
-    fn open(dir: &TempDir) -> SqliteStore {
-        SqliteStore::open(dir.path().join("faqbot.db")).expect("open")
-    }
-
-    #[test]
-    fn questions_choices_and_votes_are_read_back() {
-        let dir = TempDir::new().expect("tempdir");
-        let store = open(&dir);
-        let mut answered = asked(100, "answer", "what is til");
-        answered.passage_id = Some("til".into());
-        store
-            .record_answer(&record(1, Some(answered), None))
-            .expect("record");
-        let mut suggested = asked(200, "suggest", "when is enough");
-        suggested.offered = vec!["faq-when-to-stop".into(), "emotional-reality".into()];
-        store
-            .record_answer(&record(1, Some(suggested.clone()), None))
-            .expect("record");
-        // a later suggestion in another chat offering the same passage is not touched
-        store
-            .record_answer(&record(2, Some(suggested.clone()), None))
-            .expect("record");
-        store
-            .record_answer(&record(1, None, Some("emotional-reality")))
-            .expect("choose");
-        // smalltalk is counted, its text not kept
-        store
-            .record_answer(&record(1, Some(asked(300, "smalltalk", "thanks!")), None))
-            .expect("record");
-        store
-            .record_feedback(1, "emotional-reality", false, 400)
-            .expect("vote");
-        store.record_feedback(1, "til", false, 500).expect("vote");
-        store.record_feedback(1, "adc", false, 600).expect("vote");
-        store.record_feedback(2, "til", true, 600).expect("vote");
-
-        let qs = store.questions_between(0, 1000).expect("questions");
-        assert_eq!(qs.len(), 4);
-        assert_eq!(qs[0].question.passage_id.as_deref(), Some("til"));
-        assert_eq!(qs[1].question.offered, suggested.offered);
-        assert_eq!(qs[1].question.chosen.as_deref(), Some("emotional-reality"));
-        assert_eq!(qs[2].question.chosen, None, "chat 2 chose nothing");
-        assert_eq!(qs[3].question.text, None, "smalltalk text is not kept");
-        assert_eq!(qs[3].question.outcome, "smalltalk");
-        assert_eq!(store.questions_between(150, 250).expect("window").len(), 2);
-
-        let votes = store.not_helpful_between(0, 1000).expect("votes");
-        let summary: Vec<(&str, Option<&str>)> = votes
-            .iter()
-            .map(|v| (v.passage_id.as_str(), v.question_text.as_deref()))
-            .collect();
-        assert_eq!(
-            summary,
-            vec![
-                ("adc", None),
-                ("emotional-reality", Some("when is enough")),
-                ("til", Some("what is til")),
-            ]
-        );
     }
 
     #[test]
@@ -244,37 +183,5 @@ mod tests {
             .record_answer(&record(5, Some(asked(200, "no_match", "new")), None))
             .expect("the new table works");
         assert_eq!(store.questions_between(0, 1000).expect("read").len(), 1);
-    }
-
-    #[test]
-    fn retention_erases_text_and_chat_and_forget_deletes() {
-        let dir = TempDir::new().expect("tempdir");
-        let store = open(&dir);
-        for (chat, at) in [(1, 100), (1, 300), (2, 100)] {
-            store
-                .record_answer(&record(
-                    chat,
-                    Some(asked(at, "no_match", "secret words")),
-                    None,
-                ))
-                .expect("record");
-        }
-        store.purge_older_than(200).expect("purge");
-        let qs = store.questions_between(0, 1000).expect("questions");
-        assert_eq!(qs.len(), 3, "counts stay");
-        let erased: Vec<bool> = qs
-            .iter()
-            .map(|q| q.chat_id.is_none() && q.question.text.is_none())
-            .collect();
-        assert_eq!(erased, vec![true, true, false]);
-        store.migrate_chat(1, 11).expect("migrate");
-        assert_eq!(
-            store.questions_between(0, 1000).expect("questions")[2].chat_id,
-            Some(11)
-        );
-        store.forget_chat(11).expect("forget");
-        let qs = store.questions_between(0, 1000).expect("questions");
-        assert_eq!(qs.len(), 2, "the anonymous counts stay");
-        assert!(qs.iter().all(|q| q.chat_id.is_none()));
     }
 }
