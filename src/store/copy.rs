@@ -57,13 +57,32 @@ impl Table {
             .join(", ")
     }
 
-    /// The key's column names, comma separated.
-    pub fn key_list(&self) -> String {
-        self.columns[..self.key_len]
+    /// Every row, in key order.
+    pub fn select_sql(&self) -> String {
+        let key = self.columns[..self.key_len]
             .iter()
             .map(|(n, _)| *n)
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        format!(
+            "SELECT {} FROM {} ORDER BY {key}",
+            self.column_list(),
+            self.name
+        )
+    }
+
+    /// One row's insert that leaves an existing key alone, with the engine's placeholder for
+    /// the n-th value (from 1).
+    pub fn insert_sql(&self, placeholder: impl Fn(usize) -> String) -> String {
+        let values = (1..=self.columns.len())
+            .map(placeholder)
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT INTO {} ({}) VALUES ({values}) ON CONFLICT DO NOTHING",
+            self.name,
+            self.column_list()
+        )
     }
 }
 

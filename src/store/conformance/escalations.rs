@@ -18,7 +18,7 @@ both!(
     migrate_chat_moves_transcript_and_escalations,
 );
 
-fn new(chat_id: i64, reason: Reason, urgent: bool) -> NewEscalation {
+pub(crate) fn new(chat_id: i64, reason: Reason, urgent: bool) -> NewEscalation {
     NewEscalation {
         chat_id,
         user_id: chat_id + 1,
@@ -30,7 +30,7 @@ fn new(chat_id: i64, reason: Reason, urgent: bool) -> NewEscalation {
     }
 }
 
-fn entry(at: i64, role: Role, text: &str) -> TranscriptEntry {
+pub(crate) fn entry(at: i64, role: Role, text: &str) -> TranscriptEntry {
     TranscriptEntry {
         at,
         role,
@@ -39,7 +39,7 @@ fn entry(at: i64, role: Role, text: &str) -> TranscriptEntry {
     }
 }
 
-fn texts(entries: &[TranscriptEntry]) -> Vec<&str> {
+pub(crate) fn texts(entries: &[TranscriptEntry]) -> Vec<&str> {
     entries.iter().map(|e| e.text.as_str()).collect()
 }
 

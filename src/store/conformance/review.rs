@@ -11,7 +11,7 @@ both!(
     retention_erases_text_and_chat_and_forget_deletes,
 );
 
-fn asked(at: i64, outcome: &str, text: &str) -> AskedQuestion {
+pub(crate) fn asked(at: i64, outcome: &str, text: &str) -> AskedQuestion {
     AskedQuestion {
         at,
         outcome: outcome.into(),
@@ -23,7 +23,11 @@ fn asked(at: i64, outcome: &str, text: &str) -> AskedQuestion {
     }
 }
 
-fn record(chat_id: i64, question: Option<AskedQuestion>, chosen: Option<&str>) -> AnswerRecord {
+pub(crate) fn record(
+    chat_id: i64,
+    question: Option<AskedQuestion>,
+    chosen: Option<&str>,
+) -> AnswerRecord {
     AnswerRecord {
         chat_id,
         transcript: Vec::new(),

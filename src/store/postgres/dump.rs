@@ -41,12 +41,7 @@ fn param(v: &Val, col: Col) -> Result<Box<dyn ToSql + Sync + Send>, String> {
 
 impl Dump for PgStore {
     fn read_rows(&self, table: &Table) -> StoreResult<Vec<Vec<Val>>> {
-        let sql = format!(
-            "SELECT {} FROM {} ORDER BY {}",
-            table.column_list(),
-            table.name,
-            table.key_list()
-        );
+        let sql = table.select_sql();
         self.run("read rows to copy", async |c| {
             let rows = c.query(&sql, &[]).await?;
             rows.iter()
@@ -63,15 +58,7 @@ impl Dump for PgStore {
     }
 
     fn write_rows(&self, table: &Table, rows: &[Vec<Val>]) -> StoreResult<u64> {
-        let marks = (1..=table.columns.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-            table.name,
-            table.column_list()
-        );
+        let sql = table.insert_sql(|i| format!("${i}"));
         self.run("write copied rows", async |c| {
             let tx = c.transaction().await?;
             let insert = tx.prepare(&sql).await?;

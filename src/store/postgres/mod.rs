@@ -29,7 +29,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::{StoreError, StoreResult};
 use crate::action::Action;
 
-mod chats;
+pub(in crate::store) mod chats;
 mod escalations;
 mod inbox;
 mod outbox;

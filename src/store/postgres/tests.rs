@@ -7,7 +7,7 @@ use std::sync::Arc;
 use faqbot_dev::pg::TestDb;
 
 use super::*;
-use crate::store::conformance::{open_pg, send, update};
+use crate::store::conformance::{open_pg, send, update, Probe};
 use crate::store::*;
 
 #[test]

@@ -35,12 +35,7 @@ fn from_val(v: &Val, col: Col) -> Value {
 
 impl Dump for SqliteStore {
     fn read_rows(&self, table: &Table) -> StoreResult<Vec<Vec<Val>>> {
-        let sql = format!(
-            "SELECT {} FROM {} ORDER BY {}",
-            table.column_list(),
-            table.name,
-            table.key_list()
-        );
+        let sql = table.select_sql();
         self.run("read rows to copy", |conn| {
             let mut stmt = conn.prepare(&sql)?;
             let n = table.columns.len();
@@ -54,12 +49,7 @@ impl Dump for SqliteStore {
     }
 
     fn write_rows(&self, table: &Table, rows: &[Vec<Val>]) -> StoreResult<u64> {
-        let marks = vec!["?"; table.columns.len()].join(", ");
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-            table.name,
-            table.column_list()
-        );
+        let sql = table.insert_sql(|_| "?".to_string());
         self.run("write copied rows", |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut added = 0;

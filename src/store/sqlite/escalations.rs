@@ -355,36 +355,12 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
+    use crate::store::conformance::escalations::{entry, new, texts};
     use crate::store::schema::MIGRATIONS;
     use crate::store::*;
 
     fn open(dir: &TempDir) -> SqliteStore {
         SqliteStore::open(dir.path().join("bot.db")).expect("open store")
-    }
-
-    fn new(chat_id: i64, reason: Reason, urgent: bool) -> NewEscalation {
-        NewEscalation {
-            chat_id,
-            user_id: chat_id + 1,
-            name: format!("Caregiver {chat_id}"),
-            username: Some(format!("user{chat_id}")),
-            language: "en".into(),
-            reason,
-            urgent,
-        }
-    }
-
-    fn entry(at: i64, role: Role, text: &str) -> TranscriptEntry {
-        TranscriptEntry {
-            at,
-            role,
-            text: text.into(),
-            passage_id: None,
-        }
-    }
-
-    fn texts(entries: &[TranscriptEntry]) -> Vec<&str> {
-        entries.iter().map(|e| e.text.as_str()).collect()
     }
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {

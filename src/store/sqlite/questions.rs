@@ -4,22 +4,12 @@
 use rusqlite::{params, Connection, Row, Transaction};
 
 use super::SqliteStore;
+use crate::store::questions::offered_from_stored;
 use crate::store::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog, StoreResult};
-
-/// Outcomes whose text editors read; the others are only counted.
-const KEEP_TEXT: [&str; 3] = ["answer", "suggest", "no_match"];
-
-/// Longest question text kept, in characters (a Telegram message is at most 4,096).
-const MAX_TEXT_CHARS: usize = 1000;
 
 /// Logs a question of `chat_id` (in the answer's transaction).
 pub(super) fn insert(conn: &Connection, chat_id: i64, q: &AskedQuestion) -> rusqlite::Result<()> {
-    let text = q
-        .text
-        .as_deref()
-        .filter(|_| KEEP_TEXT.contains(&q.outcome.as_str()))
-        .map(|t| t.chars().take(MAX_TEXT_CHARS).collect::<String>());
-    let offered = (!q.offered.is_empty()).then(|| q.offered.join(" "));
+    let (text, offered) = (q.stored_text(), q.stored_offered());
     conn.prepare_cached(
         "INSERT INTO questions (chat_id, at, outcome, text, passage_id, offered, confidence, chosen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -85,9 +75,7 @@ fn logged_from_row(r: &Row<'_>) -> rusqlite::Result<LoggedQuestion> {
             text: r.get(3)?,
             passage_id: r.get(4)?,
             chosen: r.get(5)?,
-            offered: offered
-                .map(|o| o.split_whitespace().map(String::from).collect())
-                .unwrap_or_default(),
+            offered: offered_from_stored(offered),
             // stored from an f32: narrowing it back loses nothing
             confidence: confidence.map(|c| c as f32),
         },
@@ -137,29 +125,8 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
-    use crate::store::{AnswerRecord, Chats};
-
-    fn asked(at: i64, outcome: &str, text: &str) -> AskedQuestion {
-        AskedQuestion {
-            at,
-            outcome: outcome.into(),
-            text: Some(text.into()),
-            passage_id: None,
-            offered: Vec::new(),
-            confidence: Some(0.5),
-            chosen: None,
-        }
-    }
-
-    fn record(chat_id: i64, question: Option<AskedQuestion>, chosen: Option<&str>) -> AnswerRecord {
-        AnswerRecord {
-            chat_id,
-            transcript: Vec::new(),
-            no_match_streak: 0,
-            question,
-            chosen: chosen.map(String::from),
-        }
-    }
+    use crate::store::conformance::review::{asked, record};
+    use crate::store::Chats;
 
     #[test]
     fn migration_3_applies_to_a_version_2_database() {
