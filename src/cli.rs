@@ -84,6 +84,32 @@ pub enum Command {
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36500))]
         days: u32,
     },
+    /// Manage the store itself.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+/// `faqbot store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy every table (inbox, outbox, chats, feedback, escalations with their relays,
+    /// transcripts, questions, review sign-ins) from one store to another, keeping ids; e.g.
+    /// `--from sqlite:///var/lib/faqbot/faqbot.db --to postgres://faqbot@db/faqbot`. Stop the
+    /// bot first. The PostgreSQL password comes from FAQBOT_STORE__PASSWORD or PGPASSWORD.
+    Copy {
+        /// The store to read (sqlite://PATH or postgres://…).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The store to write (created and migrated if needed).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Copy into a store that already has rows: rows whose key exists there are kept as
+        /// they are, the rest added (so an interrupted copy can be run again).
+        #[arg(long)]
+        merge: bool,
+    },
 }
 
 /// `faqbot escalations …`: for coordinators and their leads.
@@ -504,6 +530,30 @@ fn write_stdout(out: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other.context("cannot write to stdout")?),
     }
+}
+
+/// `faqbot store copy`: prints what was copied, table by table.
+pub fn store(settings: &Settings, command: StoreCommand) -> anyhow::Result<()> {
+    let StoreCommand::Copy { from, to, merge } = command;
+    let source_kind = crate::store::StoreKind::parse(&from, &settings.store.path)
+        .map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    if let crate::store::StoreKind::Sqlite(path) = &source_kind {
+        if !path.is_file() {
+            anyhow::bail!("--from: no SQLite store at {}", path.display());
+        }
+    }
+    let source = crate::store::open_url(settings, &from).context("--from")?;
+    let target = crate::store::open_url(settings, &to).context("--to")?;
+    if source.kind == target.kind {
+        anyhow::bail!("--from and --to are the same store ({})", source.kind);
+    }
+    let copied = crate::store::copy::copy(&*source.backend, &*target.backend, merge)?;
+    let mut out = format!("copied {} → {}\n", source.kind, target.kind);
+    out.push_str(&format!("{:<16} {:>10} {:>10}\n", "TABLE", "READ", "ADDED"));
+    for c in &copied {
+        out.push_str(&format!("{:<16} {:>10} {:>10}\n", c.table, c.read, c.added));
+    }
+    write_stdout(&out)
 }
 
 /// Opens the store for a command that only makes sense on an existing one: opening a SQLite

@@ -5,7 +5,8 @@
 //! otherwise a private throwaway cluster that the first test of a process starts from Debian's
 //! `postgresql` package (`/usr/lib/postgresql/*/bin`): `initdb` in a temporary folder, the
 //! server listening on a Unix socket in that folder only (no port to collide on), durability
-//! off (fsync) since nothing in it outlives the tests. PostgreSQL refuses to run as root, so as
+//! off (fsync) since nothing in it outlives the tests (on with `FAQBOT_TEST_POSTGRES_DURABLE`,
+//! for benchmarks). PostgreSQL refuses to run as root, so as
 //! root the folder is given to the `postgres` user and the programs run as that user through
 //! `runuser`. A small watchdog shell stops the server and removes the folder once the test
 //! process has exited, however it exits. Without the package, the tests fail saying what to
@@ -18,6 +19,10 @@ use std::sync::OnceLock;
 
 /// The variable naming an existing server for the tests.
 pub const SERVER_VAR: &str = "FAQBOT_TEST_POSTGRES";
+
+/// Set (to anything) for a private server as durable as a production one (fsync and
+/// synchronous commits on), for benchmarks.
+pub const DURABLE_VAR: &str = "FAQBOT_TEST_POSTGRES_DURABLE";
 
 /// A database for one test, dropped with this value.
 #[derive(Debug)]
@@ -215,9 +220,15 @@ fn start_cluster() -> Result<Server, String> {
         "--no-sync",
     ]);
     run(initdb, "initdb")?;
+    // Durability costs the tests time and buys them nothing, except when measuring.
+    let durability = if std::env::var_os(DURABLE_VAR).is_some() {
+        ""
+    } else {
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    };
     let options = format!(
-        "-k {} -c listen_addresses='' -p 5432 -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB",
+        "-k {} -c listen_addresses='' -p 5432 {durability} -c max_connections=300 \
+         -c shared_buffers=64MB",
         base.display()
     );
     let mut start = pg_command(root, &bin.join("pg_ctl"));

@@ -91,6 +91,37 @@ pub struct OutboxItem {
     pub attempts: u32,
 }
 
+/// The item of an outbox row; `None` when its action no longer decodes (written by an
+/// incompatible version: it can never be performed, and left in place it would block its
+/// chat's queue forever, so the caller drops the row). The decoding error's text may quote the
+/// action (user text), so only its position is logged.
+pub(crate) fn decode_outbox(
+    head: OutboxHead,
+    json: &str,
+    store: &dyn std::fmt::Display,
+) -> Option<OutboxItem> {
+    match serde_json::from_str::<Action>(json) {
+        Ok(action) => Some(OutboxItem {
+            id: head.id,
+            chat_id: head.chat_id,
+            action,
+            not_before: head.not_before,
+            attempts: head.attempts,
+        }),
+        Err(e) => {
+            tracing::warn!(
+                store = %store,
+                outbox_id = head.id,
+                error_kind = ?e.classify(),
+                line = e.line(),
+                column = e.column(),
+                "dropping an outbox action that cannot be decoded"
+            );
+            None
+        }
+    }
+}
+
 /// Per-chat state the handlers keep between messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChatState {

@@ -5,14 +5,16 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::copy::Dump;
 use super::postgres::{self, PgStore};
 use super::{QuestionLog, ReviewStore, SqliteStore, Store, StoreResult};
 use crate::settings::Settings;
 
-/// Every role a backend plays: what `faqbot run` (bot, review page, report) needs.
-pub trait Backend: Store + QuestionLog + ReviewStore {}
+/// Every role a backend plays: what `faqbot run` (bot, review page, report) needs, and the
+/// rows for `faqbot store copy`.
+pub trait Backend: Store + QuestionLog + ReviewStore + Dump {}
 
-impl<T: Store + QuestionLog + ReviewStore> Backend for T {}
+impl<T: Store + QuestionLog + ReviewStore + Dump> Backend for T {}
 
 /// Which engine a store address names.
 #[derive(Debug, Clone, PartialEq, Eq)]

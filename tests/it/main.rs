@@ -28,5 +28,6 @@ mod report;
 mod review;
 mod review_browser;
 mod search;
+mod store_copy;
 mod synth;
 mod tg_html;

@@ -8,6 +8,7 @@ both!(
     migrate_chat_moves_everything_to_the_new_id,
     feedback_counts_one_vote_per_chat_and_passage,
     meta_values_are_stored_and_replaced,
+    forget_chat_deletes_every_row_of_the_chat,
 );
 
 fn chats_keep_the_first_source_blocked_flag_and_streak(f: &mut Fixture) {
@@ -139,4 +140,82 @@ fn meta_values_are_stored_and_replaced(f: &mut Fixture) {
         Some("v2")
     );
     assert_eq!(store.get_meta("other").expect("get").as_deref(), Some("x"));
+}
+
+/// `/forget` leaves no row of the chat in any table, and other chats' rows alone.
+fn forget_chat_deletes_every_row_of_the_chat(f: &mut Fixture) {
+    let store = &*f.store;
+    let (chat, other) = (77_i64, 78_i64);
+    for (id, c) in [(1, chat), (2, other)] {
+        store
+            .enqueue_updates(&[update(id, c, "pending text")], 100)
+            .expect("enqueue");
+        store.record_chat_start(c, Some("src"), 100).expect("start");
+        store.record_feedback(c, "p", true, 100).expect("vote");
+        let answer = AnswerRecord {
+            chat_id: c,
+            transcript: vec![TranscriptEntry {
+                at: 100,
+                role: Role::Caregiver,
+                text: "my words".into(),
+                passage_id: None,
+            }],
+            no_match_streak: 1,
+            question: Some(AskedQuestion {
+                at: 100,
+                outcome: "no_match".into(),
+                text: Some("my words".into()),
+                passage_id: None,
+                offered: Vec::new(),
+                confidence: None,
+                chosen: None,
+            }),
+            chosen: None,
+        };
+        let completion = Completion {
+            update_id: id + 10,
+            actions: &[send(c, "reply")],
+            answer: Some(&answer),
+        };
+        store
+            .complete_updates(&[completion], 100)
+            .expect("complete");
+        let (e, _) = store
+            .open_escalation(
+                &NewEscalation {
+                    chat_id: c,
+                    user_id: c,
+                    name: "N".into(),
+                    username: None,
+                    language: "en".into(),
+                    reason: Reason::Asked,
+                    urgent: false,
+                },
+                100,
+            )
+            .expect("escalate");
+        store
+            .map_relay(e.id, 5, 6, RelayDirection::ToCoordinators)
+            .expect("relay");
+    }
+    store.forget_chat(chat).expect("forget");
+    for (table, column) in [
+        ("inbox", "chat_id"),
+        ("outbox", "chat_id"),
+        ("chats", "chat_id"),
+        ("feedback", "chat_id"),
+        ("transcript", "chat_id"),
+        ("questions", "chat_id"),
+        ("escalations", "chat_id"),
+    ] {
+        let count = |c: i64| {
+            store.query_i64(&format!(
+                "SELECT count(*) FROM {table} WHERE {column} = {c}"
+            ))
+        };
+        assert_eq!(count(chat), 0, "{table} keeps rows of the forgotten chat");
+        assert!(count(other) > 0, "{table} lost the other chat's rows");
+    }
+    assert_eq!(store.query_i64("SELECT count(*) FROM relays"), 1);
+    assert_eq!(store.next_update_offset().expect("offset"), 13);
 }

@@ -10,9 +10,9 @@ use super::*;
 use crate::action::OutMessage;
 
 mod chats;
-mod escalations;
+pub(crate) mod escalations;
 mod inbox;
-mod review;
+pub(crate) mod review;
 
 /// What the tests read and do beside the role traits: the backends' tools and raw SQL
 /// (written to run on both engines).
@@ -90,13 +90,31 @@ impl Probe for SqliteStore {
 
 impl Probe for PgStore {
     fn is_update_done(&self, update_id: i32) -> StoreResult<bool> {
-        PgStore::is_update_done(self, update_id)
+        self.run("read an update", async |c| {
+            let row = c
+                .query_opt(
+                    "SELECT done_at IS NOT NULL FROM inbox WHERE update_id = $1",
+                    &[&update_id],
+                )
+                .await?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(false))
+        })
     }
     fn outbox_batch(&self, limit: usize) -> StoreResult<Vec<OutboxItem>> {
-        PgStore::outbox_batch(self, limit)
+        // the heads, then each item, as the sender reads them
+        let mut items = Vec::new();
+        for head in self.outbox_heads(0, limit)? {
+            items.extend(self.outbox_item(head.id)?);
+        }
+        Ok(items)
     }
     fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
-        PgStore::get_meta(self, key)
+        self.run("read a meta value", async |c| {
+            let row = c
+                .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+                .await?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
+        })
     }
     fn is_blocked(&self, chat_id: i64) -> StoreResult<bool> {
         PgStore::is_blocked(self, chat_id)
@@ -105,7 +123,9 @@ impl Probe for PgStore {
         PgStore::feedback_counts(self, passage_id)
     }
     fn set_no_match_streak(&self, chat_id: i64, n: u32) -> StoreResult<()> {
-        PgStore::set_no_match_streak(self, chat_id, n)
+        self.run("update a chat", async |c| {
+            super::postgres::chats::write_streak(c, chat_id, n).await
+        })
     }
     fn query_i64(&self, sql: &str) -> i64 {
         self.run("test query", async |c| {

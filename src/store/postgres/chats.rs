@@ -27,7 +27,11 @@ fn streak_sql(n: u32) -> i32 {
 
 /// Sets a chat's count of consecutive unmatched messages (see `sqlite/chats.rs` for why a new
 /// row counts as last seen at 0).
-pub(super) async fn write_streak(c: &impl GenericClient, chat_id: i64, n: u32) -> PgResult<()> {
+pub(in crate::store) async fn write_streak(
+    c: &impl GenericClient,
+    chat_id: i64,
+    n: u32,
+) -> PgResult<()> {
     if n == 0 {
         c.execute(
             "UPDATE chats SET no_match_streak = 0 WHERE chat_id = $1 AND no_match_streak <> 0",
@@ -220,7 +224,7 @@ impl Chats for PgStore {
     }
 }
 
-/// For tests and tools: not part of the role.
+/// For tests and tools (the bot's end-to-end tests read these): not part of the role.
 impl PgStore {
     /// Whether the chat is recorded as blocked (false for unknown chats).
     pub fn is_blocked(&self, chat_id: i64) -> StoreResult<bool> {
@@ -250,12 +254,5 @@ impl PgStore {
                 get::<i64>(&r, 1)?.unsigned_abs(),
             ))
         })
-    }
-}
-
-impl PgStore {
-    /// Sets the chat's count of consecutive unmatched messages.
-    pub fn set_no_match_streak(&self, chat_id: i64, n: u32) -> StoreResult<()> {
-        self.run("update a chat", async |c| write_streak(c, chat_id, n).await)
     }
 }

@@ -11,7 +11,6 @@ use tokio_postgres::GenericClient;
 use super::chats::write_answer;
 use super::outbox::insert_actions;
 use super::{get, sql_limit, PgResult, PgStore};
-use crate::action::Action;
 use crate::store::{Completion, Inbox, InboxItem, NewUpdate, StoreResult};
 
 /// Raises the remembered highest update id (never lowers it).
@@ -159,35 +158,6 @@ impl Inbox for PgStore {
             insert_actions(&tx, &queued, now).await?;
             tx.commit().await?;
             Ok(())
-        })
-    }
-}
-
-/// For tests and tools: not part of the role.
-impl PgStore {
-    /// [`Inbox::complete_updates`] for one update with no answer record.
-    pub fn complete_update(&self, update_id: i32, actions: &[Action], now: i64) -> StoreResult<()> {
-        let completion = Completion {
-            update_id,
-            actions,
-            answer: None,
-        };
-        self.complete_updates(&[completion], now)
-    }
-
-    /// Whether the update has been handled.
-    pub fn is_update_done(&self, update_id: i32) -> StoreResult<bool> {
-        self.run("read an update", async |c| {
-            let row = c
-                .query_opt(
-                    "SELECT done_at IS NOT NULL FROM inbox WHERE update_id = $1",
-                    &[&update_id],
-                )
-                .await?;
-            match row {
-                Some(r) => get(&r, 0),
-                None => Ok(false),
-            }
         })
     }
 }

@@ -29,13 +29,15 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::{StoreError, StoreResult};
 use crate::action::Action;
 
-mod chats;
+pub(in crate::store) mod chats;
 mod escalations;
 mod inbox;
 mod outbox;
 mod questions;
 mod review;
 mod schema;
+#[cfg(test)]
+mod tests;
 mod upkeep;
 
 pub(crate) mod dump;

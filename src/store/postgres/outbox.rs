@@ -11,7 +11,7 @@ use tokio_postgres::{GenericClient, Row};
 
 use super::{get, sql_limit, PgResult, PgStore, OUTBOX_LOCK};
 use crate::action::Action;
-use crate::store::{Outbox, OutboxHead, OutboxItem, StoreResult};
+use crate::store::{decode_outbox, Outbox, OutboxHead, OutboxItem, StoreResult};
 
 /// Appends encoded actions `(chat, json)` to the outbox, in order, under the ordering lock.
 pub(super) async fn insert_actions(
@@ -49,37 +49,21 @@ fn attempts_sql(attempts: u32) -> i32 {
 }
 
 impl PgStore {
-    /// The outbox item of a row; an action that no longer decodes is dropped (`None`), as on
-    /// SQLite (see `sqlite/outbox.rs`): only its position is logged.
+    /// The outbox item of a row; an action that no longer decodes is dropped (`None`, see
+    /// [`decode_outbox`]).
     fn decode_outbox(&self, head: OutboxHead, json: String) -> StoreResult<Option<OutboxItem>> {
-        match serde_json::from_str::<Action>(&json) {
-            Ok(action) => Ok(Some(OutboxItem {
-                id: head.id,
-                chat_id: head.chat_id,
-                action,
-                not_before: head.not_before,
-                attempts: head.attempts,
-            })),
-            Err(e) => {
-                tracing::warn!(
-                    store = %self.target(),
-                    outbox_id = head.id,
-                    error_kind = ?e.classify(),
-                    line = e.line(),
-                    column = e.column(),
-                    "dropping an outbox action that cannot be decoded"
-                );
-                self.run("drop an undecodable outbox action", async |c| {
-                    c.execute(
-                        "DELETE FROM outbox WHERE id = $1 AND action = $2",
-                        &[&head.id, &json],
-                    )
-                    .await?;
-                    Ok(())
-                })?;
-                Ok(None)
-            }
+        if let Some(item) = decode_outbox(head, &json, &self.target()) {
+            return Ok(Some(item));
         }
+        self.run("drop an undecodable outbox action", async |c| {
+            c.execute(
+                "DELETE FROM outbox WHERE id = $1 AND action = $2",
+                &[&head.id, &json],
+            )
+            .await?;
+            Ok(())
+        })?;
+        Ok(None)
     }
 }
 
@@ -179,30 +163,5 @@ impl Outbox for PgStore {
             tx.commit().await?;
             Ok(())
         })
-    }
-}
-
-/// For tests and tools: not part of the role.
-impl PgStore {
-    /// The oldest queued actions, in queue order, at most `limit` (see
-    /// `SqliteStore::outbox_batch`).
-    pub fn outbox_batch(&self, limit: usize) -> StoreResult<Vec<OutboxItem>> {
-        let rows = self.run("read the outbox", async |c| {
-            let rows = c
-                .query(
-                    "SELECT id, chat_id, not_before, attempts, action FROM outbox
-                     ORDER BY id LIMIT $1",
-                    &[&sql_limit(limit)],
-                )
-                .await?;
-            rows.iter()
-                .map(|r| Ok((outbox_head(r)?, get::<String>(r, 4)?)))
-                .collect::<PgResult<Vec<_>>>()
-        })?;
-        let mut items = Vec::with_capacity(rows.len());
-        for (head, json) in rows {
-            items.extend(self.decode_outbox(head, json)?);
-        }
-        Ok(items)
     }
 }

@@ -4,13 +4,8 @@
 use tokio_postgres::{GenericClient, Row};
 
 use super::{get, PgResult, PgStore};
+use crate::store::questions::offered_from_stored;
 use crate::store::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog, StoreResult};
-
-/// Outcomes whose text editors read; the others are only counted.
-const KEEP_TEXT: [&str; 3] = ["answer", "suggest", "no_match"];
-
-/// Longest question text kept, in characters.
-const MAX_TEXT_CHARS: usize = 1000;
 
 /// Logs a question of `chat_id` (in the answer's transaction).
 pub(super) async fn insert(
@@ -18,12 +13,7 @@ pub(super) async fn insert(
     chat_id: i64,
     q: &AskedQuestion,
 ) -> PgResult<()> {
-    let text = q
-        .text
-        .as_deref()
-        .filter(|_| KEEP_TEXT.contains(&q.outcome.as_str()))
-        .map(|t| t.chars().take(MAX_TEXT_CHARS).collect::<String>());
-    let offered = (!q.offered.is_empty()).then(|| q.offered.join(" "));
+    let (text, offered) = (q.stored_text(), q.stored_offered());
     c.execute(
         "INSERT INTO questions (chat_id, at, outcome, text, passage_id, offered, confidence, chosen)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -95,9 +85,7 @@ fn logged_from_row(r: &Row) -> PgResult<LoggedQuestion> {
             text: get(r, 3)?,
             passage_id: get(r, 4)?,
             chosen: get(r, 5)?,
-            offered: offered
-                .map(|o| o.split_whitespace().map(String::from).collect())
-                .unwrap_or_default(),
+            offered: offered_from_stored(offered),
             // stored from an f32: narrowing it back loses nothing
             confidence: confidence.map(|c| c as f32),
         },

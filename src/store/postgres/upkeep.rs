@@ -7,7 +7,7 @@
 //! replica at once; erasure from the disks is the database's storage policy (encrypted
 //! volumes, WAL and backup retention), as the README's store section says.
 
-use super::{escalations, get, questions, PgStore};
+use super::{escalations, questions, PgStore};
 use crate::store::{StoreResult, Upkeep};
 
 impl Upkeep for PgStore {
@@ -60,22 +60,6 @@ impl Upkeep for PgStore {
             deleted += questions::purge_older_than(&tx, cutoff).await?;
             tx.commit().await?;
             Ok(deleted)
-        })
-    }
-}
-
-/// For tests and tools: not part of the role.
-impl PgStore {
-    /// A stored value.
-    pub fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
-        self.run("read a meta value", async |c| {
-            match c
-                .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
-                .await?
-            {
-                Some(r) => Ok(Some(get(&r, 0)?)),
-                None => Ok(None),
-            }
         })
     }
 }

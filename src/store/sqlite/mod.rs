@@ -15,6 +15,7 @@ use super::{StoreError, StoreResult};
 use crate::action::Action;
 
 mod chats;
+mod dump;
 mod escalations;
 mod inbox;
 mod outbox;
