@@ -399,6 +399,14 @@ async fn elect(
                 if let Some(t) = &term {
                     t.extend(until);
                 }
+                if term.as_ref().is_some_and(|t| !t.current()) {
+                    // renewed too late: this replica has stopped, so the lease it just renewed
+                    // would only keep the others waiting
+                    step_down(&mut term, "the lease was renewed too late");
+                    let _ = db
+                        .with(Duration::from_secs(2), async |l| l.release(e).await)
+                        .await;
+                }
             }
             Ok(Some(e)) => {
                 failures = 0;
