@@ -177,7 +177,9 @@ fn key(id: i64, chat_id: Option<i64>) -> i64 {
     chat_id.unwrap_or(i64::MIN + id)
 }
 
-type Sending = (OutboxItem, Result<Performed, ApiError>);
+/// An action and how its send went; `None` when it was not sent at all (the term ended before
+/// the task could start it).
+type Sending = (OutboxItem, Option<Result<Performed, ApiError>>);
 
 /// The sends under way: at most one per chat, each task's outbox row known.
 #[derive(Default)]
@@ -321,6 +323,10 @@ pub async fn send(
                         continue;
                     }
                 };
+                // reading it may have waited for a stalled database past the end of the term
+                if !term.current() {
+                    break;
+                }
                 // a group's minute is counted across leaders: recorded before the send, and
                 // refused once this replica's term is over
                 if let Some(chat) = item.chat_id.filter(|c| *c < 0) {
@@ -337,15 +343,24 @@ pub async fn send(
                 throttle.started(item.chat_id);
                 let api = api.clone();
                 let store = store.clone();
+                let term = term.clone();
                 in_flight.start(head, async move {
+                    // The task may have waited for a worker (the store's calls hold them while
+                    // the database stalls) past the end of the term: a send not yet started must
+                    // not start, or it would reach Telegram after the next leader's.
+                    if !term.current() {
+                        return (item, None);
+                    }
                     let result = deliver(&api, store.as_ref(), group, &item.action).await;
                     // Removed at once rather than with the next batch: until it is, a kill (and
-                    // the next leader, or the next start) would perform it again. A failure here
-                    // is dealt with by the batch, which removes it again.
+                    // the next leader, or the next start) would perform it again. On a blocking
+                    // thread, so that a stalled database holds no worker; a failure is dealt with
+                    // by the batch, which removes it again.
                     if result.is_ok() {
-                        let _ = store.outbox_done(&[item.id]);
+                        let (store, id) = (store.clone(), item.id);
+                        let _ = tokio::task::spawn_blocking(move || store.outbox_done(&[id])).await;
                     }
-                    (item, result)
+                    (item, Some(result))
                 });
             }
             match page.last() {
@@ -420,7 +435,8 @@ fn settle_all(
 ) {
     let mut done = Vec::with_capacity(finished.len());
     for joined in finished {
-        if let Some((item, result)) = in_flight.finish(joined, throttle, &mut done) {
+        // an action not sent (its term ended first) stays queued for the next leader
+        if let Some((item, Some(result))) = in_flight.finish(joined, throttle, &mut done) {
             settle(store, settings, metrics, throttle, item, result, &mut done);
         }
     }

@@ -429,10 +429,16 @@ fn in_order<T: PartialEq + std::fmt::Debug, W: std::fmt::Debug>(
             repeats.push((l.1, g.1));
             last = Some(g);
         } else {
+            let first = got[0].1;
+            let all: Vec<String> = got
+                .iter()
+                .map(|(g, at)| format!("{:.3} s: {g:?}", (*at - first).as_secs_f64()))
+                .collect();
             panic!(
-                "{what}: item {i} ({:?}) out of order; expected {:?}",
+                "{what}: item {i} ({:?}) out of order; expected {:?}; wanted {want:?}, got:\n{}",
                 g.0,
-                want.get(k)
+                want.get(k),
+                all.join("\n")
             );
         }
     }
