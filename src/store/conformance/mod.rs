@@ -5,7 +5,7 @@
 
 use tempfile::TempDir;
 
-use super::postgres::{connect_settings, PgStore};
+use super::postgres::{connect_settings, Db, PgStore};
 use super::*;
 use crate::action::OutMessage;
 

@@ -1,14 +1,14 @@
 //! Chats on PostgreSQL: per-chat state, answers with their transcript lines and logged
 //! questions, feedback, transcripts, and a group's move to a supergroup.
 
-use tokio_postgres::GenericClient;
+use super::session::Db;
 
 use super::{escalations, get, questions, sql_limit, PgResult, PgStore};
 use crate::store::{AnswerRecord, ChatState, Chats, Role, StoreResult, TranscriptEntry};
 
 /// Appends an answer's transcript lines, logs its question or the suggestion chosen, and sets
 /// the chat's no-match streak.
-pub(super) async fn write_answer(c: &impl GenericClient, answer: &AnswerRecord) -> PgResult<()> {
+pub(super) async fn write_answer(c: &impl Db, answer: &AnswerRecord) -> PgResult<()> {
     for entry in &answer.transcript {
         insert_transcript(c, answer.chat_id, entry).await?;
     }
@@ -27,11 +27,7 @@ fn streak_sql(n: u32) -> i32 {
 
 /// Sets a chat's count of consecutive unmatched messages (see `sqlite/chats.rs` for why a new
 /// row counts as last seen at 0).
-pub(in crate::store) async fn write_streak(
-    c: &impl GenericClient,
-    chat_id: i64,
-    n: u32,
-) -> PgResult<()> {
+pub(in crate::store) async fn write_streak(c: &impl Db, chat_id: i64, n: u32) -> PgResult<()> {
     if n == 0 {
         c.execute(
             "UPDATE chats SET no_match_streak = 0 WHERE chat_id = $1 AND no_match_streak <> 0",
@@ -51,7 +47,7 @@ pub(in crate::store) async fn write_streak(
 
 /// Appends one line to a chat's transcript.
 pub(super) async fn insert_transcript(
-    c: &impl GenericClient,
+    c: &impl Db,
     chat_id: i64,
     entry: &TranscriptEntry,
 ) -> PgResult<()> {

@@ -4,7 +4,7 @@
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::{get, PgResult, PgStore};
+use super::{get, Db, PgResult, PgStore};
 use crate::store::copy::{Col, Dump, Table, Val};
 use crate::store::StoreResult;
 
@@ -61,7 +61,6 @@ impl Dump for PgStore {
         let sql = table.insert_sql(|i| format!("${i}"));
         self.run("write copied rows", async |c| {
             let tx = c.transaction().await?;
-            let insert = tx.prepare(&sql).await?;
             let mut added = 0;
             for row in rows {
                 let params = row
@@ -76,7 +75,7 @@ impl Dump for PgStore {
                     .iter()
                     .map(|p| p.as_ref() as &(dyn ToSql + Sync))
                     .collect();
-                added += tx.execute(&insert, &refs).await?;
+                added += tx.execute(&sql, &refs).await?;
             }
             tx.commit().await?;
             Ok(added)

@@ -4,7 +4,9 @@
 //! (`sqlite/escalations.rs`); the one-open-per-chat unique index decides races between
 //! replicas.
 
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
+
+use super::session::Db;
 
 use super::{get, Fail, PgResult, PgStore};
 use crate::store::{Escalation, Escalations, NewEscalation, Reason, RelayDirection, StoreResult};
@@ -45,7 +47,7 @@ fn direction(s: &str) -> PgResult<RelayDirection> {
 
 /// One escalation selected by `condition` on `$1`, the most recent if several match.
 async fn one_escalation(
-    c: &impl GenericClient,
+    c: &impl Db,
     condition: &str,
     param: &(dyn tokio_postgres::types::ToSql + Sync),
 ) -> PgResult<Option<Escalation>> {
@@ -327,7 +329,7 @@ impl Escalations for PgStore {
 }
 
 /// The escalation part of forgetting a chat: its transcript, relays and escalations.
-pub(super) async fn forget_chat(c: &impl GenericClient, chat_id: i64) -> PgResult<()> {
+pub(super) async fn forget_chat(c: &impl Db, chat_id: i64) -> PgResult<()> {
     c.execute("DELETE FROM transcript WHERE chat_id = $1", &[&chat_id])
         .await?;
     c.execute(
@@ -342,7 +344,7 @@ pub(super) async fn forget_chat(c: &impl GenericClient, chat_id: i64) -> PgResul
 
 /// The escalation part of retention (see `sqlite/escalations.rs`). Returns how many rows were
 /// deleted.
-pub(super) async fn purge_older_than(c: &impl GenericClient, cutoff: i64) -> PgResult<u64> {
+pub(super) async fn purge_older_than(c: &impl Db, cutoff: i64) -> PgResult<u64> {
     let mut deleted = c
         .execute("DELETE FROM transcript WHERE at < $1", &[&cutoff])
         .await?;
@@ -364,7 +366,7 @@ pub(super) async fn purge_older_than(c: &impl GenericClient, cutoff: i64) -> PgR
 
 /// The escalation part of a chat migration: the old id's open escalation stays where it is when
 /// the new id already has one (SQLite's `UPDATE OR IGNORE`).
-pub(super) async fn migrate_chat(c: &impl GenericClient, old: i64, new: i64) -> PgResult<()> {
+pub(super) async fn migrate_chat(c: &impl Db, old: i64, new: i64) -> PgResult<()> {
     c.execute(
         "UPDATE transcript SET chat_id = $2 WHERE chat_id = $1",
         &[&old, &new],

@@ -6,7 +6,7 @@
 //! the row done with a conditional `UPDATE` (or an insert that loses to a concurrent one), which
 //! is what decides, under concurrency too, whether the update's actions are queued.
 
-use tokio_postgres::GenericClient;
+use super::session::Db;
 
 use super::chats::write_answer;
 use super::outbox::insert_actions;
@@ -14,7 +14,7 @@ use super::{get, sql_limit, PgResult, PgStore};
 use crate::store::{Completion, Inbox, InboxItem, NewUpdate, StoreResult};
 
 /// Raises the remembered highest update id (never lowers it).
-pub(super) async fn bump_max_update_id(c: &impl GenericClient, update_id: i32) -> PgResult<()> {
+pub(super) async fn bump_max_update_id(c: &impl Db, update_id: i32) -> PgResult<()> {
     c.execute(
         "INSERT INTO inbox_state (id, max_update_id) VALUES (1, $1)
          ON CONFLICT (id) DO UPDATE
@@ -32,29 +32,21 @@ impl Inbox for PgStore {
         };
         self.run("enqueue updates", async |c| {
             let tx = c.transaction().await?;
-            let insert = tx
-                .prepare(
-                    "INSERT INTO inbox (update_id, chat_id, body, received_at)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (update_id) DO NOTHING",
-                )
-                .await?;
+            let insert = "INSERT INTO inbox (update_id, chat_id, body, received_at)
+                          VALUES ($1, $2, $3, $4) ON CONFLICT (update_id) DO NOTHING";
             // A new update is the chat's latest activity, which retention goes by.
-            let touch = tx
-                .prepare(
-                    "INSERT INTO chats (chat_id, last_seen) VALUES ($1, $2)
-                     ON CONFLICT (chat_id) DO UPDATE
-                         SET last_seen = GREATEST(chats.last_seen, excluded.last_seen)",
-                )
-                .await?;
+            let touch = "INSERT INTO chats (chat_id, last_seen) VALUES ($1, $2)
+                         ON CONFLICT (chat_id) DO UPDATE
+                             SET last_seen = GREATEST(chats.last_seen, excluded.last_seen)";
             let mut new = 0;
             for item in items {
                 let n = tx
-                    .execute(&insert, &[&item.update_id, &item.chat_id, &item.body, &now])
+                    .execute(insert, &[&item.update_id, &item.chat_id, &item.body, &now])
                     .await?;
                 if n == 1 {
                     new += 1;
                     if item.chat_id != 0 {
-                        tx.execute(&touch, &[&item.chat_id, &now]).await?;
+                        tx.execute(touch, &[&item.chat_id, &now]).await?;
                     }
                 }
             }

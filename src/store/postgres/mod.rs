@@ -36,11 +36,14 @@ mod outbox;
 mod questions;
 mod review;
 mod schema;
+mod session;
 #[cfg(test)]
 mod tests;
 mod upkeep;
 
 pub(crate) mod dump;
+
+pub use session::{Db, Session, Tx};
 
 /// How long a caller waits for a free connection when all are busy before giving up.
 const POOL_WAIT: Duration = Duration::from_secs(30);
@@ -242,7 +245,7 @@ pub(super) type PgResult<T> = Result<T, Fail>;
 
 /// Idle connections and how many exist, busy ones included.
 struct Slots {
-    idle: Vec<Client>,
+    idle: Vec<Session>,
     open: usize,
 }
 
@@ -279,11 +282,11 @@ impl Drop for PgStore {
 /// A connection taken from the pool; back to it on drop unless it broke.
 pub(super) struct Conn<'a> {
     store: &'a PgStore,
-    client: Option<Client>,
+    client: Option<Session>,
 }
 
 impl Conn<'_> {
-    pub(super) fn client(&mut self) -> &mut Client {
+    pub(super) fn session(&mut self) -> &mut Session {
         // Always `Some` until dropped.
         self.client
             .as_mut()
@@ -299,7 +302,7 @@ impl Drop for Conn<'_> {
         let Ok(mut slots) = self.store.slots.lock() else {
             return;
         };
-        if client.is_closed() {
+        if client.client.is_closed() {
             slots.open -= 1;
         } else {
             slots.idle.push(client);
@@ -369,7 +372,7 @@ impl PgStore {
         let deadline = std::time::Instant::now() + POOL_WAIT;
         loop {
             while let Some(client) = slots.idle.pop() {
-                if client.is_closed() {
+                if client.client.is_closed() {
                     slots.open -= 1;
                     continue;
                 }
@@ -384,7 +387,7 @@ impl PgStore {
                 return match self.new_client() {
                     Ok(client) => Ok(Conn {
                         store: self,
-                        client: Some(client),
+                        client: Some(Session::new(client)),
                     }),
                     Err(e) => {
                         if let Ok(mut slots) = self.slots.lock() {
@@ -410,10 +413,10 @@ impl PgStore {
     /// Runs `f` on a pooled connection and waits for it on this thread.
     pub(super) fn run<T, F>(&self, op: &'static str, f: F) -> StoreResult<T>
     where
-        F: for<'c> AsyncFnOnce(&'c mut Client) -> PgResult<T>,
+        F: for<'c> AsyncFnOnce(&'c mut Session) -> PgResult<T>,
     {
         let mut conn = self.conn(op)?;
-        block_on(f(conn.client())).map_err(|e| self.error(op, e))
+        block_on(f(conn.session())).map_err(|e| self.error(op, e))
     }
 
     pub(super) fn error(&self, op: &'static str, e: Fail) -> StoreError {
@@ -469,7 +472,7 @@ enum Migrated {
     TooNew(i64),
 }
 
-async fn migrate_locked(c: &mut Client, known: i64) -> PgResult<Migrated> {
+async fn migrate_locked(c: &mut Session, known: i64) -> PgResult<Migrated> {
     c.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_version (
              id      INTEGER PRIMARY KEY CHECK (id = 1),

@@ -7,7 +7,9 @@
 //! they were given. The lock is taken as the last step of a transaction, so it is held only
 //! for the inserts and the commit.
 
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
+
+use super::session::Db;
 
 use super::{get, sql_limit, PgResult, PgStore, OUTBOX_LOCK};
 use crate::action::Action;
@@ -15,7 +17,7 @@ use crate::store::{decode_outbox, Outbox, OutboxHead, OutboxItem, StoreResult};
 
 /// Appends encoded actions `(chat, json)` to the outbox, in order, under the ordering lock.
 pub(super) async fn insert_actions(
-    c: &impl GenericClient,
+    c: &impl Db,
     actions: &[(Option<i64>, &str)],
     now: i64,
 ) -> PgResult<()> {
@@ -24,11 +26,12 @@ pub(super) async fn insert_actions(
     }
     c.execute("SELECT pg_advisory_xact_lock($1)", &[&OUTBOX_LOCK])
         .await?;
-    let insert = c
-        .prepare("INSERT INTO outbox (chat_id, action, not_before) VALUES ($1, $2, $3)")
-        .await?;
     for (chat_id, json) in actions {
-        c.execute(&insert, &[chat_id, json, &now]).await?;
+        c.execute(
+            "INSERT INTO outbox (chat_id, action, not_before) VALUES ($1, $2, $3)",
+            &[chat_id, json, &now],
+        )
+        .await?;
     }
     Ok(())
 }

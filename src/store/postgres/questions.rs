@@ -1,18 +1,16 @@
 //! The editors' log on PostgreSQL: [`QuestionLog`] for [`PgStore`], and the questions' part of
 //! answering, forgetting, retention and chat migration (rules as in `sqlite/questions.rs`).
 
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
+
+use super::session::Db;
 
 use super::{get, PgResult, PgStore};
 use crate::store::questions::offered_from_stored;
 use crate::store::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog, StoreResult};
 
 /// Logs a question of `chat_id` (in the answer's transaction).
-pub(super) async fn insert(
-    c: &impl GenericClient,
-    chat_id: i64,
-    q: &AskedQuestion,
-) -> PgResult<()> {
+pub(super) async fn insert(c: &impl Db, chat_id: i64, q: &AskedQuestion) -> PgResult<()> {
     let (text, offered) = (q.stored_text(), q.stored_offered());
     c.execute(
         "INSERT INTO questions (chat_id, at, outcome, text, passage_id, offered, confidence, chosen)
@@ -33,7 +31,7 @@ pub(super) async fn insert(
 }
 
 /// Marks `passage` as chosen on the chat's latest question whose suggestions offered it.
-pub(super) async fn choose(c: &impl GenericClient, chat_id: i64, passage: &str) -> PgResult<()> {
+pub(super) async fn choose(c: &impl Db, chat_id: i64, passage: &str) -> PgResult<()> {
     c.execute(
         "UPDATE questions SET chosen = $2 WHERE id = (
              SELECT id FROM questions
@@ -47,7 +45,7 @@ pub(super) async fn choose(c: &impl GenericClient, chat_id: i64, passage: &str) 
 }
 
 /// `/forget`: the chat's questions go.
-pub(super) async fn forget_chat(c: &impl GenericClient, chat_id: i64) -> PgResult<u64> {
+pub(super) async fn forget_chat(c: &impl Db, chat_id: i64) -> PgResult<u64> {
     Ok(
         c.execute("DELETE FROM questions WHERE chat_id = $1", &[&chat_id])
             .await?,
@@ -55,7 +53,7 @@ pub(super) async fn forget_chat(c: &impl GenericClient, chat_id: i64) -> PgResul
 }
 
 /// Retention: questions older than `cutoff` lose their text and chat.
-pub(super) async fn purge_older_than(c: &impl GenericClient, cutoff: i64) -> PgResult<u64> {
+pub(super) async fn purge_older_than(c: &impl Db, cutoff: i64) -> PgResult<u64> {
     Ok(c.execute(
         "UPDATE questions SET text = NULL, chat_id = NULL
          WHERE at < $1 AND (text IS NOT NULL OR chat_id IS NOT NULL)",
@@ -65,7 +63,7 @@ pub(super) async fn purge_older_than(c: &impl GenericClient, cutoff: i64) -> PgR
 }
 
 /// A group became a supergroup: its questions move to the new id.
-pub(super) async fn migrate_chat(c: &impl GenericClient, old: i64, new: i64) -> PgResult<()> {
+pub(super) async fn migrate_chat(c: &impl Db, old: i64, new: i64) -> PgResult<()> {
     c.execute(
         "UPDATE questions SET chat_id = $2 WHERE chat_id = $1",
         &[&old, &new],

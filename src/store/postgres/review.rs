@@ -2,13 +2,13 @@
 //! of an escalation. Redeeming a link is one `DELETE … RETURNING`, so two replicas redeeming
 //! the same link at once sign in only one browser.
 
-use tokio_postgres::GenericClient;
+use super::session::Db;
 
 use super::{get, PgResult, PgStore};
 use crate::store::{Relay, RelayDirection, ReviewStore, StoreResult};
 
 /// Deletes what expired at `now`.
-async fn sweep(c: &impl GenericClient, now: i64) -> PgResult<()> {
+async fn sweep(c: &impl Db, now: i64) -> PgResult<()> {
     c.execute("DELETE FROM review_links WHERE expires_at <= $1", &[&now])
         .await?;
     c.execute(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use faqbot_dev::pg::TestDb;
 
+use super::Db;
 use super::*;
 use crate::store::conformance::{open_pg, send, update, Probe};
 use crate::store::*;

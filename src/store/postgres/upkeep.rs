@@ -7,7 +7,7 @@
 //! replica at once; erasure from the disks is the database's storage policy (encrypted
 //! volumes, WAL and backup retention), as the README's store section says.
 
-use super::{escalations, questions, PgStore};
+use super::{escalations, questions, Db, PgStore};
 use crate::store::{StoreResult, Upkeep};
 
 impl Upkeep for PgStore {
