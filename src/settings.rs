@@ -659,6 +659,41 @@ mod tests {
     }
 
     #[test]
+    fn store_settings_keep_the_password_in_the_environment() {
+        let e = Settings::load_from(None, env(&[("FAQBOT_STORE__URL", "mysql://db/faqbot")]))
+            .expect_err("bad scheme");
+        assert!(e.to_string().contains("store.url"), "{e}");
+        let e = Settings::load_from(
+            None,
+            env(&[("FAQBOT_STORE__URL", "postgres://faqbot:hunter2@db/faqbot")]),
+        )
+        .expect_err("password in the address");
+        assert!(e.to_string().contains("FAQBOT_STORE__PASSWORD"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("faqbot.toml");
+        std::fs::write(&file, "[store]\npassword = \"hunter2\"\n").expect("write");
+        let e = Settings::load_from(Some(&file), vec![]).expect_err("password in a file");
+        assert!(e.to_string().contains("store.password"), "{e}");
+        let s = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("FAQBOT_STORE__URL", "postgres://faqbot@db/faqbot"),
+                ("FAQBOT_STORE__PASSWORD", "from-env"),
+            ]),
+        )
+        .expect("the environment's password");
+        assert_eq!(s.store.password.expose(), "from-env");
+        assert!(!format!("{s:?}").contains("from-env"));
+        let s = Settings::load_from(
+            None,
+            env(&[("FAQBOT_STORE__URL", "sqlite:///var/lib/faqbot/faqbot.db")]),
+        )
+        .expect("sqlite url");
+        assert_eq!(s.store.url.as_str(), "sqlite:///var/lib/faqbot/faqbot.db");
+    }
+
+    #[test]
     fn bad_values_name_the_key_and_the_fix() {
         let e = Settings::load_from(None, env(&[("FAQBOT_STORE__RETENTION_DAYS", "soon")]))
             .expect_err("bad");
