@@ -19,7 +19,6 @@ use crate::content;
 use crate::core::{open_engine, Engine, Reply};
 use crate::search;
 use crate::settings::Settings;
-use crate::store::SqliteStore;
 
 /// faqbot: answers caregivers' questions from the guides in faq/, on Telegram or here.
 #[derive(Debug, Parser)]
@@ -84,6 +83,32 @@ pub enum Command {
         /// The period: this many days up to --until (or now).
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36500))]
         days: u32,
+    },
+    /// Manage the store itself.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+/// `faqbot store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy every table (inbox, outbox, chats, feedback, escalations with their relays,
+    /// transcripts, questions, review sign-ins) from one store to another, keeping ids; e.g.
+    /// `--from sqlite:///var/lib/faqbot/faqbot.db --to postgres://faqbot@db/faqbot`. Stop the
+    /// bot first. The PostgreSQL password comes from FAQBOT_STORE__PASSWORD or PGPASSWORD.
+    Copy {
+        /// The store to read (sqlite://PATH or postgres://…).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The store to write (created and migrated if needed).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Copy into a store that already has rows: rows whose key exists there are kept as
+        /// they are, the rest added (so an interrupted copy can be run again).
+        #[arg(long)]
+        merge: bool,
     },
 }
 
@@ -482,8 +507,8 @@ pub fn report(
 ) -> anyhow::Result<()> {
     let now = Clock::system().now_ms();
     let period = crate::report::Period::new(since, until, days, now)?;
-    let store = open_existing_store(&settings.store.path)?;
-    let report = crate::report::build(&store, period, settings.store.retention_days, now)?;
+    let store = open_existing_store(settings)?;
+    let report = crate::report::build(&*store.backend, period, settings.store.retention_days, now)?;
     let out = match format {
         ReportFormat::Text => report.text(),
         ReportFormat::Csv => report.csv(),
@@ -507,21 +532,50 @@ fn write_stdout(out: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Opens the store for a command that only makes sense on an existing one: opening creates a
-/// missing file, which would hide a wrong `store.path` behind an empty list.
-fn open_existing_store(path: &Path) -> anyhow::Result<SqliteStore> {
-    match std::fs::metadata(path) {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
-            "no store at {}: the bot has not run with this store.path (set it in the config or \
-             FAQBOT_STORE__PATH)",
-            path.display()
-        ),
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot read the store {}", path.display()))
+/// `faqbot store copy`: prints what was copied, table by table.
+pub fn store(settings: &Settings, command: StoreCommand) -> anyhow::Result<()> {
+    let StoreCommand::Copy { from, to, merge } = command;
+    let source_kind = crate::store::StoreKind::parse(&from, &settings.store.path)
+        .map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    if let crate::store::StoreKind::Sqlite(path) = &source_kind {
+        if !path.is_file() {
+            anyhow::bail!("--from: no SQLite store at {}", path.display());
         }
     }
-    Ok(SqliteStore::open(path)?)
+    let source = crate::store::open_url(settings, &from).context("--from")?;
+    let target = crate::store::open_url(settings, &to).context("--to")?;
+    if source.kind == target.kind {
+        anyhow::bail!("--from and --to are the same store ({})", source.kind);
+    }
+    let copied = crate::store::copy::copy(&*source.backend, &*target.backend, merge)?;
+    let mut out = format!("copied {} → {}\n", source.kind, target.kind);
+    out.push_str(&format!("{:<16} {:>10} {:>10}\n", "TABLE", "READ", "ADDED"));
+    for c in &copied {
+        out.push_str(&format!("{:<16} {:>10} {:>10}\n", c.table, c.read, c.added));
+    }
+    write_stdout(&out)
+}
+
+/// Opens the store for a command that only makes sense on an existing one: opening a SQLite
+/// store creates a missing file, which would hide a wrong `store.path` behind an empty list.
+/// (A PostgreSQL database must exist already; the server refuses a wrong name itself.)
+fn open_existing_store(settings: &Settings) -> anyhow::Result<crate::store::OpenedStore> {
+    let kind = crate::store::StoreKind::parse(settings.store.url.as_str(), &settings.store.path)
+        .map_err(|e| anyhow::anyhow!("config key `store.url`: {e}; fix FAQBOT_STORE__URL"))?;
+    if let crate::store::StoreKind::Sqlite(path) = &kind {
+        match std::fs::metadata(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+                "no store at {}: the bot has not run with this store.path (set it in the \
+                 config or FAQBOT_STORE__PATH)",
+                path.display()
+            ),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read the store {}", path.display()))
+            }
+        }
+    }
+    crate::store::open(settings)
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
             question,
         } => cli::ask(&settings, json, explain, &question),
         Command::Escalations { command } => cli::escalations(&settings, command),
+        Command::Store { command } => cli::store(&settings, command),
         Command::Report {
             format,
             since,

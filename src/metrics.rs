@@ -25,6 +25,10 @@ pub struct Metrics {
     pub outbox_pending: Gauge,
     index_generation: Gauge,
     index_passages: Gauge,
+    /// 1 while this replica leads (handles the inbox and sends), 0 while it stands by.
+    leader: Gauge,
+    /// Terms of leadership this replica began.
+    leader_terms: Counter,
     /// Unix milliseconds of the last successful getUpdates (or webhook request); 0 = never.
     last_poll_ms: AtomicI64,
 }
@@ -48,6 +52,8 @@ impl Metrics {
         let outbox_pending = Gauge::default();
         let index_generation = Gauge::default();
         let index_passages = Gauge::default();
+        let leader = Gauge::default();
+        let leader_terms = Counter::default();
         registry.register("updates", "Updates handled, by kind", updates.clone());
         registry.register("replies", "Replies, by outcome", outcomes.clone());
         registry.register(
@@ -85,6 +91,16 @@ impl Metrics {
             "Passages in the index in use",
             index_passages.clone(),
         );
+        registry.register(
+            "leader",
+            "1 while this replica is the leader (handles updates and sends), 0 while it stands by",
+            leader.clone(),
+        );
+        registry.register(
+            "leader_terms",
+            "Terms of leadership this replica began",
+            leader_terms.clone(),
+        );
         Metrics {
             registry,
             updates,
@@ -96,6 +112,8 @@ impl Metrics {
             outbox_pending,
             index_generation,
             index_passages,
+            leader,
+            leader_terms,
             last_poll_ms: AtomicI64::new(0),
         }
     }
@@ -125,6 +143,18 @@ impl Metrics {
         self.index_generation.inc();
         self.index_passages
             .set(i64::try_from(passages).unwrap_or(i64::MAX));
+    }
+
+    /// Records this replica's role; a change to leader begins a term.
+    pub fn set_leader(&self, leader: bool) {
+        if leader && self.leader.get() == 0 {
+            self.leader_terms.inc();
+        }
+        self.leader.set(i64::from(leader));
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader.get() == 1
     }
 
     pub fn polled(&self, now_ms: i64) {
@@ -161,6 +191,7 @@ mod tests {
         m.outcome("answer");
         m.api_error("rate_limited");
         m.index_loaded(35);
+        m.set_leader(true);
         let text = m.render();
         assert!(
             text.contains("faqbot_updates_total{kind=\"message\"} 1"),
@@ -175,6 +206,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("faqbot_index_passages 35"), "{text}");
+        assert!(text.contains("faqbot_leader 1"), "{text}");
+        assert!(text.contains("faqbot_leader_terms_total 1"), "{text}");
         assert!(
             text.contains("faqbot_reply_latency_seconds_count 1"),
             "{text}"

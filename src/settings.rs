@@ -113,8 +113,43 @@ pub struct IndexSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
+    /// Which store: empty for the SQLite file at `path`, `sqlite://PATH`, or
+    /// `postgres://USER@HOST:PORT/DATABASE[?sslmode=require]`. Never with a password in it.
+    pub url: StoreUrl,
     pub path: PathBuf,
     pub retention_days: u32,
+    /// PostgreSQL: connections each process keeps at most.
+    pub max_connections: usize,
+    /// PostgreSQL with `sslmode=require`: a PEM file of CA certificates trusted besides
+    /// Mozilla's roots (empty: none).
+    pub ca_file: PathBuf,
+    /// PostgreSQL: the password, from `FAQBOT_STORE__PASSWORD` only (a config file holding it
+    /// is refused); `PGPASSWORD` is read when this is empty.
+    #[serde(default)]
+    pub password: Secret,
+}
+
+/// `store.url`: prints with any password hidden, though [`Settings::load_from`] refuses one.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct StoreUrl(pub String);
+
+impl StoreUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", crate::store::postgres::redact_url(&self.0))
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::store::postgres::redact_url(&self.0))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -358,6 +393,7 @@ impl Settings {
                     .required(true),
             );
         }
+        let env_has_password = env.iter().any(|(k, _)| k == "FAQBOT_STORE__PASSWORD");
         let source = Environment::with_prefix("FAQBOT")
             .prefix_separator("_")
             .separator("__")
@@ -374,6 +410,14 @@ impl Settings {
                 message: e.to_string(),
             })?;
         settings.validate(&file_name)?;
+        if !settings.store.password.is_empty() && !env_has_password {
+            return Err(SettingsError::BadValue {
+                key: "store.password",
+                problem: "must not be written in a config file".into(),
+                file: "the environment only (remove it from the file)".into(),
+                env: "FAQBOT_STORE__PASSWORD".into(),
+            });
+        }
         Ok(settings)
     }
 
@@ -479,6 +523,31 @@ impl Settings {
         }
         if self.store.retention_days == 0 {
             return Err(bad("store.retention_days", "must be at least 1".into()));
+        }
+        let url = self.store.url.as_str();
+        if !url.is_empty()
+            && !url.starts_with("sqlite://")
+            && !crate::store::postgres::is_postgres_url(url)
+        {
+            return Err(bad(
+                "store.url",
+                format!(
+                    "must start with postgres://, postgresql:// or sqlite:// (or be empty for \
+                     store.path), not {}",
+                    self.store.url
+                ),
+            ));
+        }
+        if crate::store::postgres::is_postgres_url(url) {
+            if let Err(e) = crate::store::postgres::connect_settings(url, None, None) {
+                return Err(bad("store.url", format!("is not usable: {e}")));
+            }
+        }
+        if !(1..=100).contains(&self.store.max_connections) {
+            return Err(bad(
+                "store.max_connections",
+                "must be between 1 and 100".into(),
+            ));
         }
         if self.reply.disclaimer.trim().is_empty() {
             return Err(bad(
@@ -587,6 +656,41 @@ mod tests {
         let settings = Settings::load_from(None, env(&[("FAQBOT_TELEGRAM__TOKEN", "123:abc")]))
             .expect("valid");
         assert!(!format!("{settings:?}").contains("123:abc"));
+    }
+
+    #[test]
+    fn store_settings_keep_the_password_in_the_environment() {
+        let e = Settings::load_from(None, env(&[("FAQBOT_STORE__URL", "mysql://db/faqbot")]))
+            .expect_err("bad scheme");
+        assert!(e.to_string().contains("store.url"), "{e}");
+        let e = Settings::load_from(
+            None,
+            env(&[("FAQBOT_STORE__URL", "postgres://faqbot:hunter2@db/faqbot")]),
+        )
+        .expect_err("password in the address");
+        assert!(e.to_string().contains("FAQBOT_STORE__PASSWORD"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("faqbot.toml");
+        std::fs::write(&file, "[store]\npassword = \"hunter2\"\n").expect("write");
+        let e = Settings::load_from(Some(&file), vec![]).expect_err("password in a file");
+        assert!(e.to_string().contains("store.password"), "{e}");
+        let s = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("FAQBOT_STORE__URL", "postgres://faqbot@db/faqbot"),
+                ("FAQBOT_STORE__PASSWORD", "from-env"),
+            ]),
+        )
+        .expect("the environment's password");
+        assert_eq!(s.store.password.expose(), "from-env");
+        assert!(!format!("{s:?}").contains("from-env"));
+        let s = Settings::load_from(
+            None,
+            env(&[("FAQBOT_STORE__URL", "sqlite:///var/lib/faqbot/faqbot.db")]),
+        )
+        .expect("sqlite url");
+        assert_eq!(s.store.url.as_str(), "sqlite:///var/lib/faqbot/faqbot.db");
     }
 
     #[test]

@@ -5,12 +5,13 @@ use super::{open_existing_store, write_stdout, EscalationsCommand, ExportFormat}
 use crate::clock::{split_time, Clock};
 use crate::report::escalations::{export_csv, export_json};
 use crate::settings::Settings;
-use crate::store::{Chats, Escalation, Escalations, Role, TranscriptEntry};
+use crate::store::{Escalation, Role, TranscriptEntry};
 use crate::text::{one_line, printable};
 
 /// `faqbot escalations list|show|export`.
 pub fn escalations(settings: &Settings, command: EscalationsCommand) -> anyhow::Result<()> {
-    let store = open_existing_store(&settings.store.path)?;
+    let opened = open_existing_store(settings)?;
+    let store = &*opened.backend;
     let now = Clock::system().now_ms();
     let out = match command {
         EscalationsCommand::List { status } => {
@@ -29,10 +30,7 @@ pub fn escalations(settings: &Settings, command: EscalationsCommand) -> anyhow::
         }
         EscalationsCommand::Show { id } => {
             let Some(e) = store.escalation(id)? else {
-                anyhow::bail!(
-                    "no escalation {id} in the store {}",
-                    settings.store.path.display()
-                );
+                anyhow::bail!("no escalation {id} in the store {}", opened.kind);
             };
             let transcript = store.transcript(e.chat_id, usize::MAX)?;
             escalation_details(&e, &transcript, now)

@@ -20,10 +20,6 @@ mod svg;
 pub use auth::{hash_secret, is_coordinator, issue_link};
 pub use routes::{router, serve, Review, CSP};
 
-use crate::store::{QuestionLog, ReviewStore, Store};
-
 /// Everything the pages read: the store's general interface, the question log and the review
-/// role. Any store implementing the three is one.
-pub trait ReviewData: Store + QuestionLog + ReviewStore {}
-
-impl<T: Store + QuestionLog + ReviewStore> ReviewData for T {}
+/// role, i.e. any backend of the store.
+pub use crate::store::Backend as ReviewData;

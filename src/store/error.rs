@@ -1,5 +1,6 @@
-//! The store's error type. Every message names the database file, because an operator reading a
-//! log line needs to know which file to look at (there may be a test copy beside the real one).
+//! The store's error type. Every message names the database file (or, for PostgreSQL, the
+//! database's address without its password), because an operator reading a log line needs to
+//! know which one to look at (there may be a test copy beside the real one).
 
 use std::path::PathBuf;
 
@@ -87,4 +88,46 @@ pub enum StoreError {
          the operation is repeated"
     )]
     CheckpointBusy { path: PathBuf },
+
+    /// A PostgreSQL operation failed; `op` says what the store was doing. The source names
+    /// the server's error (connection refused, authentication, a constraint) without values
+    /// from the messages.
+    #[error("the store {db}: {op} failed")]
+    Postgres {
+        db: String,
+        op: &'static str,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// A row this build cannot read (a column of another type, an unknown name): the schema
+    /// was changed by something else.
+    #[error("the store {db}: {op} found a row it cannot read ({problem})")]
+    BadRow {
+        db: String,
+        op: &'static str,
+        problem: String,
+    },
+
+    /// The database's schema is newer than this build knows; an older binary must not write.
+    #[error(
+        "the store {db} has schema version {found}, newer than this faqbot knows ({known}); \
+         run a newer faqbot on every replica"
+    )]
+    PgTooNew { db: String, found: i64, known: i64 },
+
+    /// Every connection stayed busy for the pool's whole wait, or the pool is unusable after a
+    /// panic.
+    #[error(
+        "the store {db} has no free connection; raise store.max_connections or check for \
+         slow queries on the server"
+    )]
+    Unavailable { db: String },
+
+    /// The store's own runtime (the thread driving the database connections) could not start.
+    #[error("the PostgreSQL store cannot start its connection thread")]
+    Runtime {
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -14,18 +14,27 @@
 //!
 //! The interface is a few role traits ([`Inbox`], [`Outbox`], [`Chats`], [`Escalations`],
 //! [`Upkeep`], and [`QuestionLog`] for the editors' report), deliberately narrow and synchronous,
-//! so a PostgreSQL implementation shared by several instances can follow one role at a time;
-//! [`Store`] is all of them. [`SqliteStore`] (in `sqlite/`, a file per role) is the one-file
-//! implementation used today. Timestamps are unix milliseconds passed in by the caller, so tests
-//! control time.
+//! so that each backend follows one role at a time; [`Store`] is all of them. [`SqliteStore`]
+//! (in `sqlite/`, a file per role) is the one-file store for one machine and for `ask`;
+//! [`PgStore`] (in `postgres/`, the same files) is the store several replicas share. [`open`]
+//! picks one from the settings (`store.url`), and the rest of the bot sees only the traits.
+//! Timestamps are unix milliseconds passed in by the caller, so tests control time.
 
+#[cfg(test)]
+mod conformance;
+pub mod copy;
 mod error;
+pub mod lease;
+mod open;
+pub mod postgres;
 mod questions;
 mod review;
 mod schema;
 mod sqlite;
 
 pub use error::{StoreError, StoreResult};
+pub use open::{open, open_url, pg_connect_settings, Backend, OpenedStore, StoreKind};
+pub use postgres::PgStore;
 pub use questions::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog};
 pub use review::{Relay, ReviewStore};
 pub use sqlite::SqliteStore;
@@ -80,6 +89,37 @@ pub struct OutboxItem {
     pub not_before: i64,
     /// Failed attempts so far.
     pub attempts: u32,
+}
+
+/// The item of an outbox row; `None` when its action no longer decodes (written by an
+/// incompatible version: it can never be performed, and left in place it would block its
+/// chat's queue forever, so the caller drops the row). The decoding error's text may quote the
+/// action (user text), so only its position is logged.
+pub(crate) fn decode_outbox(
+    head: OutboxHead,
+    json: &str,
+    store: &dyn std::fmt::Display,
+) -> Option<OutboxItem> {
+    match serde_json::from_str::<Action>(json) {
+        Ok(action) => Some(OutboxItem {
+            id: head.id,
+            chat_id: head.chat_id,
+            action,
+            not_before: head.not_before,
+            attempts: head.attempts,
+        }),
+        Err(e) => {
+            tracing::warn!(
+                store = %store,
+                outbox_id = head.id,
+                error_kind = ?e.classify(),
+                line = e.line(),
+                column = e.column(),
+                "dropping an outbox action that cannot be decoded"
+            );
+            None
+        }
+    }
 }
 
 /// Per-chat state the handlers keep between messages.

@@ -30,6 +30,35 @@ pub struct AskedQuestion {
     pub chosen: Option<String>,
 }
 
+/// Outcomes whose text editors read; the others are only counted.
+const KEEP_TEXT: [&str; 3] = ["answer", "suggest", "no_match"];
+
+/// Longest question text kept, in characters (a Telegram message is at most 4,096).
+const MAX_TEXT_CHARS: usize = 1000;
+
+impl AskedQuestion {
+    /// The text as the store keeps it: only for the outcomes editors read, cut to 1,000
+    /// characters.
+    pub(crate) fn stored_text(&self) -> Option<String> {
+        self.text
+            .as_deref()
+            .filter(|_| KEEP_TEXT.contains(&self.outcome.as_str()))
+            .map(|t| t.chars().take(MAX_TEXT_CHARS).collect())
+    }
+
+    /// The passages offered as the store keeps them: ids separated by spaces (ids have none).
+    pub(crate) fn stored_offered(&self) -> Option<String> {
+        (!self.offered.is_empty()).then(|| self.offered.join(" "))
+    }
+}
+
+/// The passages offered, from [`AskedQuestion::stored_offered`]'s form.
+pub(crate) fn offered_from_stored(offered: Option<String>) -> Vec<String> {
+    offered
+        .map(|o| o.split_whitespace().map(String::from).collect())
+        .unwrap_or_default()
+}
+
 /// A logged question with the chat it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggedQuestion {

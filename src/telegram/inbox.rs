@@ -15,11 +15,9 @@ use tracing::{Instrument, Span};
 use super::api::{Api, ApiError};
 use super::context::{Ctx, Journal};
 use super::handlers::{handle, Tree};
+use super::leader::Term;
 use crate::action::Action;
-use crate::metrics::Metrics;
 use crate::store::{AnswerRecord, Completion, InboxItem, NewUpdate, Store};
-
-use crate::clock::Clock;
 
 /// The update's id and the chat it belongs to (0 when it names none), read from the raw JSON.
 pub fn describe(value: &serde_json::Value) -> Option<(i32, i64)> {
@@ -69,15 +67,16 @@ pub fn backoff(failures: u32) -> Duration {
 /// update already stored, which is what confirms earlier updates to Telegram.
 pub async fn poll(
     api: Api,
-    store: Arc<dyn Store>,
-    metrics: Arc<Metrics>,
-    clock: Clock,
+    ctx: Ctx,
     inbox: Arc<Notify>,
-    max_pending: u64,
+    term: Term,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let (store, metrics, clock) = (&ctx.store, &ctx.metrics, &ctx.clock);
+    let max_pending = ctx.settings.telegram.max_pending_updates;
     let mut failures = 0u32;
-    while !*shutdown.borrow() {
+    // only the leader polls: Telegram allows one poller per bot
+    while !*shutdown.borrow() && term.current() {
         // back-pressure: do not fetch more than the handlers can keep up with
         if store.pending_count().unwrap_or(0) >= max_pending {
             sleep_or_shutdown(Duration::from_millis(200), &mut shutdown).await;
@@ -157,17 +156,26 @@ const BATCH: usize = 16;
 
 /// Handles stored updates until shutdown, in order within each chat and chats side by side
 /// (see [`rounds`]); the updates being handled when shutdown comes are finished first.
+///
+/// Only the leader works (`term`): when the term ends it starts no new round. `idle` is how
+/// long it waits for news when the inbox is empty: other replicas store webhook updates without
+/// being able to wake this one, so with several replicas it looks again soon.
 pub async fn work(
     ctx: Ctx,
     me: Me,
     inbox: Arc<Notify>,
     outbox: Arc<Notify>,
+    term: Term,
+    idle: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let store = ctx.store.clone();
     let tree = super::handlers::schema();
     let mut failures = 0u32;
     loop {
+        if !term.current() {
+            return;
+        }
         let batch = match store.pending_updates(BATCH) {
             Ok(batch) => batch,
             Err(e) => {
@@ -189,11 +197,14 @@ pub async fn work(
                 _ = inbox.notified() => {}
                 _ = shutdown.changed() => {}
                 // belt and braces: a notification can race with the read above
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(idle) => {}
             }
             continue;
         }
         for round in rounds(batch, ctx.settings.coordinators.chat_id) {
+            if !term.current() {
+                return;
+            }
             let mut updates = JoinSet::new();
             let mut update_of = HashMap::new();
             for item in round {

@@ -12,12 +12,13 @@ use tokio::sync::{watch, Notify};
 use super::api::{Api, ApiError};
 use super::context::Ctx;
 use super::handlers::Command;
+use super::leader::{on_own_thread, Connect, Election, Role, Term};
 use super::{inbox, ops, sender, webhook};
 use crate::core::{Engine, SharedEngine};
 use crate::metrics::Metrics;
 use crate::search::{self, Opened, SearchIndex};
 use crate::settings::{Settings, TelegramMode};
-use crate::store::{SqliteStore, Store};
+use crate::store::{Store, StoreKind};
 
 /// How long a shutdown keeps sending what is queued before exiting (the rest stays stored).
 const DRAIN: Duration = Duration::from_secs(5);
@@ -29,13 +30,21 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     settings.validate_for_run()?;
     let settings = Arc::new(settings);
-    let sqlite = Arc::new(SqliteStore::open(&settings.store.path).with_context(|| {
-        format!(
-            "cannot open the store (store.path = {})",
-            settings.store.path.display()
-        )
-    })?);
-    let store: Arc<dyn Store> = sqlite.clone();
+    let opened = crate::store::open(&settings)?;
+    tracing::info!(store = %opened.kind, "store open");
+    let store: Arc<dyn Store> = opened.store();
+    // several replicas share a PostgreSQL store and elect their leader through it; a SQLite
+    // file belongs to one process, which always leads
+    let pg: Option<Connect> = match &opened.kind {
+        StoreKind::Postgres(url) => {
+            let cs = crate::store::pg_connect_settings(&settings, url)?;
+            Some(Arc::new(move || {
+                let cs = cs.clone();
+                Box::pin(async move { Ok(crate::store::postgres::connect(&cs).await?) })
+            }))
+        }
+        StoreKind::Sqlite(_) => None,
+    };
     let review_on = !settings.review.listen.is_empty();
     let engine = SharedEngine::new(crate::core::open_engine(&settings)?);
     let api = Api::new(&settings)?;
@@ -48,7 +57,7 @@ pub async fn run(
         settings: settings.clone(),
         metrics: metrics.clone(),
         clock: clock.clone(),
-        review: review_on.then(|| sqlite.clone() as Arc<dyn crate::store::ReviewStore>),
+        review: review_on.then(|| opened.review()),
         journal: Default::default(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -73,77 +82,44 @@ pub async fn run(
     let inbox_notify = Arc::new(Notify::new());
     let outbox_notify = Arc::new(Notify::new());
     let mut tasks = tokio::task::JoinSet::new();
-    match settings.telegram.mode {
-        TelegramMode::Polling => {
-            if let Err(e) = api
-                .set_webhook(None, &settings.telegram.webhook_secret)
-                .await
-            {
-                tracing::warn!(error = %e, "cannot remove a webhook before polling");
+    let (election, role) = match &pg {
+        Some(connect) => Election::postgres(connect.clone(), metrics.clone()),
+        None => Election::single(&metrics),
+    };
+    if settings.telegram.mode == TelegramMode::Webhook {
+        // every replica takes updates into the shared inbox; only the leader handles them
+        let listener = tokio::net::TcpListener::bind(&settings.telegram.webhook_listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on telegram.webhook_listen = {}",
+                    settings.telegram.webhook_listen
+                )
+            })?;
+        let hook = webhook::Hook {
+            store: store.clone(),
+            metrics: metrics.clone(),
+            inbox: inbox_notify.clone(),
+            secret: settings.telegram.webhook_secret.clone(),
+            clock: clock.clone(),
+            max_pending: settings.telegram.max_pending_updates,
+        };
+        let serve = webhook::serve(
+            listener,
+            webhook::path_of(&settings.telegram.webhook_url),
+            hook,
+            stop_rx.clone(),
+        );
+        tasks.spawn(async move {
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "webhook server failed");
             }
-            tasks.spawn(inbox::poll(
-                api.clone(),
-                store.clone(),
-                metrics.clone(),
-                clock.clone(),
-                inbox_notify.clone(),
-                settings.telegram.max_pending_updates,
-                stop_rx.clone(),
-            ));
-        }
-        TelegramMode::Webhook => {
-            let listener = tokio::net::TcpListener::bind(&settings.telegram.webhook_listen)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot listen on telegram.webhook_listen = {}",
-                        settings.telegram.webhook_listen
-                    )
-                })?;
-            api.set_webhook(
-                Some(&settings.telegram.webhook_url),
-                &settings.telegram.webhook_secret,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("setWebhook failed: {e}"))?;
-            let hook = webhook::Hook {
-                store: store.clone(),
-                metrics: metrics.clone(),
-                clock: clock.clone(),
-                inbox: inbox_notify.clone(),
-                secret: settings.telegram.webhook_secret.clone(),
-                max_pending: settings.telegram.max_pending_updates,
-            };
-            let serve = webhook::serve(
-                listener,
-                webhook::path_of(&settings.telegram.webhook_url),
-                hook,
-                stop_rx.clone(),
-            );
-            tasks.spawn(async move {
-                if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "webhook server failed");
-                }
-            });
-        }
+        });
     }
-    tasks.spawn(sender::send(
-        api.clone(),
-        ctx.clone(),
-        outbox_notify.clone(),
-        DRAIN,
-        stop_rx.clone(),
-    ));
-    tasks.spawn(inbox::work(
-        ctx,
-        me,
-        inbox_notify,
-        outbox_notify.clone(),
-        stop_rx.clone(),
-    ));
+    let mut ops_done = None;
     if !settings.ops.listen.is_empty() {
-        let listener = tokio::net::TcpListener::bind(&settings.ops.listen)
-            .await
+        let listener = std::net::TcpListener::bind(&settings.ops.listen)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .with_context(|| format!("cannot listen on ops.listen = {}", settings.ops.listen))?;
         let ops = ops::Ops {
             metrics: metrics.clone(),
@@ -153,11 +129,17 @@ pub async fn run(
             clock: clock.clone(),
         };
         let stop = stop_rx.clone();
-        tasks.spawn(async move {
-            if let Err(e) = ops::serve(listener, ops, stop).await {
+        // on a thread of its own, like the election: /healthz must answer (with the role)
+        // while the store's calls hold the bot's workers
+        ops_done = Some(on_own_thread("faqbot-ops", async move {
+            let served = match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => ops::serve(listener, ops, stop).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = served {
                 tracing::error!(error = %e, "ops listener failed");
             }
-        });
+        }));
     }
     if review_on {
         let listener = tokio::net::TcpListener::bind(&settings.review.listen)
@@ -168,7 +150,8 @@ pub async fn run(
                     settings.review.listen
                 )
             })?;
-        let review = crate::review::Review::new(sqlite.clone(), settings.clone(), clock.clone());
+        let review =
+            crate::review::Review::new(opened.backend.clone(), settings.clone(), clock.clone());
         let stop = stop_rx.clone();
         tracing::info!(listen = %settings.review.listen, "review page listening");
         tasks.spawn(async move {
@@ -183,19 +166,137 @@ pub async fn run(
         metrics.clone(),
         stop_rx.clone(),
     ));
-    tasks.spawn(purge(
-        store.clone(),
-        clock.clone(),
-        settings.store.retention_days,
-        stop_rx.clone(),
-    ));
 
-    (&mut shutdown).await;
-    tracing::info!("shutting down: finishing the update in hand and sending what is queued");
+    let duties = Duties {
+        ctx,
+        me,
+        api,
+        inbox: inbox_notify,
+        outbox: outbox_notify,
+        // followers store webhook updates without a way to wake the leader: it looks often
+        idle: if pg.is_some() {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(1)
+        },
+    };
+    lead_while_elected(&duties, role, &election, &mut shutdown).await;
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    election.finish().await;
+    if let Some(done) = ops_done {
+        let _ = done.await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What the leader does, and what it needs.
+struct Duties {
+    ctx: Ctx,
+    me: Me,
+    api: Api,
+    inbox: Arc<Notify>,
+    outbox: Arc<Notify>,
+    idle: Duration,
+}
+
+/// Performs the leader's duties during each term this replica is elected for, until shutdown.
+/// When a term ends the duties stop at once (nothing new is handled or sent); on shutdown they
+/// finish the updates in hand and send what is queued for a moment, while the term is still
+/// held, so the next leader starts where this one stopped.
+async fn lead_while_elected(
+    duties: &Duties,
+    mut role: Role,
+    election: &Election,
+    shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) {
+    loop {
+        let term = tokio::select! {
+            term = role.wait_for(Option::is_some) => match term {
+                Ok(t) => t.clone(),
+                Err(_) => return,
+            },
+            _ = shutdown.as_mut() => return,
+        };
+        let Some(term) = term else { continue };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = duties.start(term.clone(), stop_rx).await;
+        let epoch = term.epoch();
+        let ended = tokio::select! {
+            _ = role.wait_for(|t| t.as_ref().map(Term::epoch) != Some(epoch)) => true,
+            _ = shutdown.as_mut() => false,
+        };
+        if ended {
+            tracing::info!(epoch, "term over: the leader's work stops");
+        } else {
+            tracing::info!(
+                "shutting down: finishing the update in hand and sending what is queued"
+            );
+            let _ = election.stopping.send(true);
+        }
+        let _ = stop_tx.send(true);
+        while tasks.join_next().await.is_some() {}
+        if !ended {
+            return;
+        }
+    }
+}
+
+impl Duties {
+    /// Starts the leader's tasks for `term`: polling (in polling mode), handling, sending and
+    /// the retention purge.
+    async fn start(&self, term: Term, stop: watch::Receiver<bool>) -> tokio::task::JoinSet<()> {
+        let ctx = &self.ctx;
+        let settings = &ctx.settings;
+        let mut tasks = tokio::task::JoinSet::new();
+        // one webhook (or none) per bot: the leader says which, each term, as a follower that
+        // took over may run a newer configuration
+        let webhook = match settings.telegram.mode {
+            TelegramMode::Polling => None,
+            TelegramMode::Webhook => Some(settings.telegram.webhook_url.as_str()),
+        };
+        if let Err(e) = self
+            .api
+            .set_webhook(webhook, &settings.telegram.webhook_secret)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot set (or remove) the webhook");
+        }
+        if settings.telegram.mode == TelegramMode::Polling {
+            tasks.spawn(inbox::poll(
+                self.api.clone(),
+                ctx.clone(),
+                self.inbox.clone(),
+                term.clone(),
+                stop.clone(),
+            ));
+        }
+        tasks.spawn(inbox::work(
+            ctx.clone(),
+            self.me.clone(),
+            self.inbox.clone(),
+            self.outbox.clone(),
+            term.clone(),
+            self.idle,
+            stop.clone(),
+        ));
+        tasks.spawn(sender::send(
+            self.api.clone(),
+            ctx.clone(),
+            self.outbox.clone(),
+            DRAIN,
+            term,
+            stop.clone(),
+        ));
+        tasks.spawn(purge(
+            ctx.store.clone(),
+            ctx.clock.clone(),
+            settings.store.retention_days,
+            stop,
+        ));
+        tasks
+    }
 }
 
 /// getMe until it works: Telegram may be unreachable when the bot starts.

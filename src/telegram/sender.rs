@@ -12,6 +12,7 @@ use tokio::task::{self, JoinError, JoinSet};
 
 use super::api::{Api, ApiError, Performed};
 use super::context::Ctx;
+use super::leader::Term;
 use super::render;
 use crate::action::{Action, Record};
 use crate::store::{OutboxHead, OutboxItem, RelayDirection, Store};
@@ -121,6 +122,15 @@ impl Throttle {
         }
     }
 
+    /// Counts a send to a group by an earlier leader, answered at `at`.
+    pub fn seed_group(&mut self, group: i64, at: Instant) {
+        if self.enabled && group < 0 {
+            let sent = &mut self.groups.entry(group).or_default().answered;
+            let i = sent.partition_point(|t| *t <= at);
+            sent.insert(i, at);
+        }
+    }
+
     /// Holds a chat back (after a 429 for it).
     pub fn pause(&mut self, chat: Option<i64>, until: Instant) {
         if let Some(chat) = chat {
@@ -164,7 +174,9 @@ fn key(id: i64, chat_id: Option<i64>) -> i64 {
     chat_id.unwrap_or(i64::MIN + id)
 }
 
-type Sending = (OutboxItem, Result<Performed, ApiError>);
+/// An action and how its send went; `None` when it was not sent at all (the term ended before
+/// the task could start it).
+type Sending = (OutboxItem, Option<Result<Performed, ApiError>>);
 
 /// The sends under way: at most one per chat, each task's outbox row known.
 #[derive(Default)]
@@ -214,22 +226,41 @@ impl InFlight {
     }
 }
 
-/// Sends until shutdown; on shutdown, keeps sending for at most `drain` to empty the outbox
-/// (what is left stays stored for the next start).
+/// Sends while `term` lasts, until shutdown; on shutdown, keeps sending for at most `drain` to
+/// empty the outbox (what is left stays stored for the next start or the next leader). When the
+/// term ends it starts nothing more.
 pub async fn send(
     api: Api,
     ctx: Ctx,
     outbox: Arc<Notify>,
     drain: Duration,
+    term: Term,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (store, settings) = (&ctx.store, &ctx.settings);
     let group = settings.coordinators.chat_id;
     let mut throttle = Throttle::new(settings.telegram.throttle);
+    for &(chat, at) in term.group_sends() {
+        throttle.seed_group(chat, at);
+    }
+    // the previous leader's last sends count for no chat's gap and no second's window
+    let quiet = tokio::time::Instant::from_std(term.quiet_until());
+    tokio::select! {
+        _ = tokio::time::sleep_until(quiet) => {}
+        _ = shutdown.changed() => {}
+    }
     let mut in_flight = InFlight::default();
     let mut deadline: Option<Instant> = None;
+    // performed actions whose removal from the outbox failed (the database went away)
+    let mut undone: Vec<i64> = Vec::new();
     loop {
         let now = Instant::now();
+        if !term.current() {
+            break;
+        }
+        if !undone.is_empty() && store.outbox_done(&undone).is_ok() {
+            undone.clear();
+        }
         if *shutdown.borrow() && deadline.is_none() {
             deadline = Some(now + drain);
         }
@@ -255,8 +286,12 @@ pub async fn send(
             outbox_empty |= scanned == 0 && page.is_empty();
             scanned += page.len();
             for &head in &page {
-                if in_flight.tasks.len() >= MAX_IN_FLIGHT {
+                // checked before every send: the term may end while the outbox is read
+                if in_flight.tasks.len() >= MAX_IN_FLIGHT || !term.current() {
                     break;
+                }
+                if undone.contains(&head.id) {
+                    continue;
                 }
                 let k = key(head.id, head.chat_id);
                 // only the oldest action of each chat is eligible: order within a chat is kept
@@ -283,12 +318,44 @@ pub async fn send(
                         continue;
                     }
                 };
+                // reading it may have waited for a stalled database past the end of the term
+                if !term.current() {
+                    break;
+                }
+                // a group's minute is counted across leaders: recorded before the send, and
+                // refused once this replica's term is over
+                if let Some(chat) = item.chat_id.filter(|c| *c < 0) {
+                    match term.may_send_to_group(chat).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot record a send to a group; later");
+                            wake = now + Duration::from_millis(250);
+                            continue;
+                        }
+                    }
+                }
                 throttle.started(item.chat_id);
                 let api = api.clone();
                 let store = store.clone();
+                let term = term.clone();
                 in_flight.start(head, async move {
+                    // The task may have waited for a worker (the store's calls hold them while
+                    // the database stalls) past the end of the term: a send not yet started must
+                    // not start, or it would reach Telegram after the next leader's.
+                    if !term.current() {
+                        return (item, None);
+                    }
                     let result = deliver(&api, store.as_ref(), group, &item.action).await;
-                    (item, result)
+                    // Removed at once rather than with the next batch: until it is, a kill (and
+                    // the next leader, or the next start) would perform it again. On a blocking
+                    // thread, so that a stalled database holds no worker; a failure is dealt with
+                    // by the batch, which removes it again.
+                    if result.is_ok() {
+                        let (store, id) = (store.clone(), item.id);
+                        let _ = tokio::task::spawn_blocking(move || store.outbox_done(&[id])).await;
+                    }
+                    (item, Some(result))
                 });
             }
             match page.last() {
@@ -309,7 +376,7 @@ pub async fn send(
                 while let Some(joined) = in_flight.tasks.try_join_next_with_id() {
                     finished.push(joined);
                 }
-                settle_all(finished, &mut in_flight, &ctx, &mut throttle);
+                settle_all(finished, &mut undone, &mut in_flight, &ctx, &mut throttle);
             }
             _ = outbox.notified() => {}
             _ = sleep => {}
@@ -319,7 +386,26 @@ pub async fn send(
     // what was started is finished, so it is not sent twice after a restart
     while let Some(joined) = in_flight.tasks.join_next_with_id().await {
         let finished = vec![joined];
-        settle_all(finished, &mut in_flight, &ctx, &mut throttle);
+        settle_all(finished, &mut undone, &mut in_flight, &ctx, &mut throttle);
+    }
+    // The database may be back in a moment (a restart): the next leader must not perform these
+    // again, and it waits a while before its first send, so keep trying for longer than that.
+    let give_up = Instant::now() + Duration::from_secs(30);
+    let mut failures = 0;
+    while !undone.is_empty() && Instant::now() < give_up {
+        if store.outbox_done(&undone).is_ok() {
+            undone.clear();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        failures += 1;
+    }
+    if !undone.is_empty() {
+        tracing::error!(
+            actions = undone.len(),
+            failures,
+            "performed actions could not be removed from the outbox; they may be sent again"
+        );
     }
 }
 
@@ -327,17 +413,23 @@ pub async fn send(
 /// transaction.
 fn settle_all(
     finished: Vec<Result<(task::Id, Sending), JoinError>>,
+    undone: &mut Vec<i64>,
     in_flight: &mut InFlight,
     ctx: &Ctx,
     throttle: &mut Throttle,
 ) {
     let mut done = Vec::with_capacity(finished.len());
     for joined in finished {
-        if let Some((item, result)) = in_flight.finish(joined, throttle, &mut done) {
+        // an action not sent (its term ended first) stays queued for the next leader
+        if let Some((item, Some(result))) = in_flight.finish(joined, throttle, &mut done) {
             settle(ctx, throttle, item, result, &mut done);
         }
     }
-    log_store("remove finished actions", ctx.store.outbox_done(&done));
+    if let Err(e) = ctx.store.outbox_done(&done) {
+        // performed but still queued: kept aside and removed again, never performed twice
+        tracing::error!(error = %e, actions = done.len(), "cannot remove finished actions; will retry");
+        undone.extend(done);
+    }
 }
 
 /// Puts a coordinators'-group message where its escalation is now: in its topic, or under its
@@ -660,6 +752,26 @@ mod tests {
     fn send(t: &mut Throttle, chat: Option<i64>, at: Instant) {
         t.started(chat);
         t.answered(chat, at);
+    }
+
+    #[test]
+    fn a_groups_minute_carries_over_from_the_previous_leader() {
+        let mut t = Throttle::new(true);
+        let now = Instant::now();
+        let before = now - Duration::from_secs(30);
+        for i in 0..GROUP_MAX {
+            // seeded out of order, as a database may return them
+            let at = before + Duration::from_millis(10 * ((i * 7) % GROUP_MAX) as u64);
+            t.seed_group(-5, at);
+        }
+        t.seed_group(7, now);
+        assert_eq!(t.ready_at(Some(-5), now), before + GROUP_WINDOW);
+        assert_eq!(t.ready_at(Some(-6), now), now, "another group is free");
+        assert_eq!(
+            t.ready_at(Some(7), now),
+            now,
+            "private chats are not seeded"
+        );
     }
 
     #[test]

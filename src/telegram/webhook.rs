@@ -50,17 +50,25 @@ async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> S
         tracing::warn!("webhook request without the right secret refused");
         return StatusCode::UNAUTHORIZED;
     }
-    if hook.store.pending_count().unwrap_or(u64::MAX) >= hook.max_pending {
-        return StatusCode::SERVICE_UNAVAILABLE;
-    }
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
         // Telegram would resend a body we refuse forever; it is not an update we can use
         tracing::warn!(bytes = body.len(), "webhook body is not JSON; dropped");
         return StatusCode::OK;
     };
+    // on a blocking thread: a database that stalls holds this request, not the runtime
     let now = hook.clock.now_ms();
-    match store_updates(hook.store.as_ref(), std::slice::from_ref(&value), now) {
-        Ok(_) => {
+    let (store, max_pending) = (hook.store.clone(), hook.max_pending);
+    let stored = tokio::task::spawn_blocking(move || {
+        if store.pending_count().unwrap_or(u64::MAX) >= max_pending {
+            return Ok(None);
+        }
+        store_updates(store.as_ref(), std::slice::from_ref(&value), now).map(Some)
+    })
+    .await
+    .unwrap_or_else(|e| Err(anyhow::anyhow!("the store task failed: {e}")));
+    match stored {
+        Ok(None) => StatusCode::SERVICE_UNAVAILABLE,
+        Ok(Some(_)) => {
             hook.metrics.polled(now);
             hook.inbox.notify_one();
             StatusCode::OK

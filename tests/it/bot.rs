@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use faqbot::settings::Settings;
-use faqbot::store::{Outbox, SqliteStore};
+use faqbot::store::{Backend, Outbox, PgStore, SqliteStore};
+use faqbot_dev::pg::TestDb;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -18,14 +19,83 @@ use crate::helpers::shipped_content;
 pub const TOKEN: &str = "123456:TEST-token-never-logged";
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Which store a test's bot runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreEngine {
+    /// A SQLite file in the home.
+    Sqlite,
+    /// A fresh PostgreSQL database (see `faqbot_dev::pg`).
+    Postgres,
+}
+
+/// Runs each named test function (taking a [`StoreEngine`]) on both stores:
+/// `<test>::sqlite` and `<test>::postgres`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name($crate::bot::StoreEngine::Sqlite);
+                }
+                #[test]
+                fn postgres() {
+                    super::$name($crate::bot::StoreEngine::Postgres);
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_stores;
+
+/// What the tests read from a bot's store beside the roles.
+pub trait Inspect: Backend {
+    fn feedback_counts(&self, passage_id: &str) -> faqbot::store::StoreResult<(u64, u64)>;
+    fn is_blocked(&self, chat_id: i64) -> faqbot::store::StoreResult<bool>;
+    /// SQLite's integrity check; on PostgreSQL, that the database answers (the server keeps
+    /// its own pages consistent).
+    fn integrity_check(&self) -> faqbot::store::StoreResult<bool>;
+}
+
+impl Inspect for SqliteStore {
+    fn feedback_counts(&self, passage_id: &str) -> faqbot::store::StoreResult<(u64, u64)> {
+        SqliteStore::feedback_counts(self, passage_id)
+    }
+    fn is_blocked(&self, chat_id: i64) -> faqbot::store::StoreResult<bool> {
+        SqliteStore::is_blocked(self, chat_id)
+    }
+    fn integrity_check(&self) -> faqbot::store::StoreResult<bool> {
+        SqliteStore::integrity_check(self)
+    }
+}
+
+impl Inspect for PgStore {
+    fn feedback_counts(&self, passage_id: &str) -> faqbot::store::StoreResult<(u64, u64)> {
+        PgStore::feedback_counts(self, passage_id)
+    }
+    fn is_blocked(&self, chat_id: i64) -> faqbot::store::StoreResult<bool> {
+        PgStore::is_blocked(self, chat_id)
+    }
+    fn integrity_check(&self) -> faqbot::store::StoreResult<bool> {
+        self.outbox_len().map(|_| true)
+    }
+}
+
 /// A temporary home for one bot: its store, index and (optionally) content.
 pub struct Home {
     pub dir: TempDir,
     pub content: PathBuf,
+    /// The PostgreSQL database, when the bot runs on one (dropped after the home's bot).
+    pub pg: Option<TestDb>,
 }
 
 impl Home {
     pub fn shipped() -> Home {
+        Home::shipped_on(StoreEngine::Sqlite)
+    }
+
+    /// The shipped content, on the given store.
+    pub fn shipped_on(engine: StoreEngine) -> Home {
         let dir = tempfile::Builder::new()
             .prefix("faqbot-bot-")
             .tempdir()
@@ -33,6 +103,7 @@ impl Home {
         Home {
             dir,
             content: shipped_content(),
+            pg: (engine == StoreEngine::Postgres).then(TestDb::new),
         }
     }
 
@@ -53,7 +124,11 @@ impl Home {
         for (name, text) in extra {
             std::fs::write(content.join(name), text).expect("write content");
         }
-        Home { dir, content }
+        Home {
+            dir,
+            content,
+            pg: None,
+        }
     }
 
     pub fn db(&self) -> PathBuf {
@@ -72,6 +147,13 @@ impl Home {
                 self.dir.path().join("index").display().to_string(),
             ),
             ("FAQBOT_STORE__PATH", self.db().display().to_string()),
+            (
+                "FAQBOT_STORE__URL",
+                self.pg
+                    .as_ref()
+                    .map(|db| db.url.clone())
+                    .unwrap_or_default(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -85,8 +167,15 @@ impl Home {
     }
 
     /// A second connection to the bot's store, for checking what it recorded.
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(self.db()).expect("open the store")
+    pub fn store(&self) -> Box<dyn Inspect> {
+        match &self.pg {
+            None => Box::new(SqliteStore::open(self.db()).expect("open the store")),
+            Some(db) => {
+                let settings =
+                    faqbot::store::postgres::connect_settings(&db.url, None, None).expect("url");
+                Box::new(PgStore::open(settings, 2).expect("open the store"))
+            }
+        }
     }
 }
 
@@ -132,6 +221,16 @@ impl Drop for Bot {
         let _ = self.shutdown();
     }
 }
+
+on_both_stores!(
+    a_question_is_answered_with_disclaimer_and_buttons,
+    no_match_and_emergency,
+    helpful_and_not_helpful_are_stored_and_acknowledged,
+    forget_asks_first_then_erases,
+    the_same_update_delivered_twice_is_answered_once,
+    blocked_users_are_recorded_and_not_retried,
+    kill_9_mid_queue_loses_nothing_and_doubles_nothing,
+);
 
 fn fake() -> FakeTelegram {
     FakeTelegram::start(TOKEN)
@@ -256,10 +355,9 @@ fn help_and_privacy() {
     );
 }
 
-#[test]
-fn a_question_is_answered_with_disclaimer_and_buttons() {
+fn a_question_is_answered_with_disclaimer_and_buttons(engine: StoreEngine) {
     let fake = fake();
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let _bot = Bot::start(home.settings(&fake, &[]));
     fake.push_text(201, 201, "what are ADCs?");
     let m = &wait_messages(&fake, 201, 1)[0];
@@ -281,10 +379,9 @@ fn a_question_is_answered_with_disclaimer_and_buttons() {
         .any(|(_, _, url)| url.as_deref() == Some("https://chinamedwaypoint.com/contact")));
 }
 
-#[test]
-fn no_match_and_emergency() {
+fn no_match_and_emergency(engine: StoreEngine) {
     let fake = fake();
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let _bot = Bot::start(home.settings(&fake, &[]));
     fake.push_text(301, 301, "how do i cook rice");
     fake.push_text(302, 302, "my father can't breathe and his lips are blue");
@@ -379,7 +476,6 @@ fn suggestions_are_buttons_and_a_chosen_one_comes_with_the_disclaimer() {
     );
     assert!(fake.wait_until(WAIT, |f| !f.sent("answerCallbackQuery").is_empty()));
     // the store knows which was chosen
-    use faqbot::store::QuestionLog;
     let store = home.store();
     assert!(fake.wait_until(WAIT, |_| store
         .questions_between(0, i64::MAX)
@@ -387,10 +483,9 @@ fn suggestions_are_buttons_and_a_chosen_one_comes_with_the_disclaimer() {
         .unwrap_or(false)));
 }
 
-#[test]
-fn helpful_and_not_helpful_are_stored_and_acknowledged() {
+fn helpful_and_not_helpful_are_stored_and_acknowledged(engine: StoreEngine) {
     let fake = fake();
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let _bot = Bot::start(home.settings(&fake, &[]));
     fake.push_text(401, 401, "what is car-t cell therapy");
     let answer = wait_messages(&fake, 401, 1).remove(0);
@@ -455,10 +550,9 @@ fn topics_are_paged_by_editing_the_message() {
     assert!(footer_ok(&msgs[1]), "{}", msgs[1].visible);
 }
 
-#[test]
-fn forget_asks_first_then_erases() {
+fn forget_asks_first_then_erases(engine: StoreEngine) {
     let fake = fake();
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let _bot = Bot::start(home.settings(&fake, &[]));
     fake.push_command(601, 601, "/start marker-source");
     fake.push_text(601, 601, "what is TIL therapy?");
@@ -575,10 +669,9 @@ fn a_429_is_waited_out_and_the_message_still_arrives() {
     // tests and the throttled load test: arrival times at the fake jitter on a loaded machine
 }
 
-#[test]
-fn blocked_users_are_recorded_and_not_retried() {
+fn blocked_users_are_recorded_and_not_retried(engine: StoreEngine) {
     let fake = fake();
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let _bot = Bot::start(home.settings(&fake, &[]));
     fake.block_chat(901);
     fake.push_text(901, 901, "what are ADCs");
@@ -659,10 +752,9 @@ fn forged_callback_data_gets_a_polite_answer() {
     }
 }
 
-#[test]
-fn the_same_update_delivered_twice_is_answered_once() {
+fn the_same_update_delivered_twice_is_answered_once(engine: StoreEngine) {
     let fake = fake();
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let id = fake.push_text(1201, 1201, "hello");
     let again = fake
         .pushed()
@@ -793,7 +885,7 @@ fn settle_webhook(fake: &FakeTelegram) {
     fake.wait_until(Duration::from_millis(500), |f| f.calls().len() > n);
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -810,20 +902,32 @@ fn post_webhook(url: &str, body: &str, secret: Option<&str>) -> u16 {
     runtime.block_on(async {
         let client = reqwest::Client::new();
         for _ in 0..100 {
-            let mut req = client
-                .post(url)
-                .header("content-type", "application/json")
-                .body(body.to_string());
-            if let Some(s) = secret {
-                req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
-            }
-            if let Ok(r) = req.send().await {
-                return r.status().as_u16();
+            if let Some(status) = post_update(&client, url, body, secret).await {
+                return status;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         0
     })
+}
+
+/// One POST of an update with Telegram's headers: the HTTP status, or None when nothing
+/// answered (within 5 s).
+pub async fn post_update(
+    client: &reqwest::Client,
+    url: &str,
+    body: &str,
+    secret: Option<&str>,
+) -> Option<u16> {
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .timeout(Duration::from_secs(5))
+        .body(body.to_string());
+    if let Some(s) = secret {
+        req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+    }
+    req.send().await.ok().map(|r| r.status().as_u16())
 }
 
 /// Starts the real `faqbot run` with `env`, logging to `log` (appended).
@@ -873,10 +977,9 @@ fn spawn_bot(home: &Home, fake: &FakeTelegram, log: &Path) -> Process {
     }
 }
 
-#[test]
-fn kill_9_mid_queue_loses_nothing_and_doubles_nothing() {
+fn kill_9_mid_queue_loses_nothing_and_doubles_nothing(engine: StoreEngine) {
     let fake = fake();
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     // nothing can be delivered yet: every update is stored and handled, its answer queued
     for _ in 0..400 {
         fake.fail_next("sendMessage", Fault::Status(502, "Bad Gateway"));

@@ -6,18 +6,19 @@
 
 use std::time::{Duration, Instant};
 
-use crate::bot::{spawn_with, Bot, Home, TOKEN};
+use crate::bot::{on_both_stores, spawn_with, Bot, Home, StoreEngine, TOKEN};
 use crate::fake_api::FakeTelegram;
 
 const GROUP: i64 = -1_009_000_000_001;
 const CAREGIVER: i64 = 19_999;
 const COORDINATOR: i64 = 900_777;
 
-#[test]
-fn twenty_kills_lose_nothing() {
+on_both_stores!(twenty_kills_lose_nothing);
+
+fn twenty_kills_lose_nothing(engine: StoreEngine) {
     let fake = FakeTelegram::start(TOKEN);
     fake.make_forum(GROUP);
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let log = home.dir.path().join("crash.log");
     let mut env = home.env(&fake);
     env.push(("FAQBOT_COORDINATORS__CHAT_ID".into(), GROUP.to_string()));

@@ -1,12 +1,12 @@
 //! Coordinator escalation end to end: the bot, the strict fake Bot API with a coordinators'
-//! group (a forum, or a plain group with cards), and a real SQLite store.
+//! group (a forum, or a plain group with cards), and a real store (the core scenarios on SQLite
+//! and on PostgreSQL).
 
 use std::time::Duration;
 
-use faqbot::store::{Chats, Escalations};
 use serde_json::Value;
 
-use crate::bot::{Bot, Home, TOKEN};
+use crate::bot::{on_both_stores, Bot, Home, StoreEngine, TOKEN};
 use crate::fake_api::{FakeTelegram, Fault, SentMessage};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -14,6 +14,13 @@ const WAIT: Duration = Duration::from_secs(30);
 const GROUP: i64 = -1_001_234_567_890;
 const ANNA: i64 = 900_001;
 const BORIS: i64 = 900_002;
+
+on_both_stores!(
+    full_round_trip_in_a_forum_group,
+    plain_group_uses_a_card_and_replies_to_it,
+    forget_during_an_open_escalation_closes_it_and_tells_the_coordinators,
+    a_coordinator_reply_survives_kill_9_and_arrives_once,
+);
 
 fn fake(forum: bool) -> FakeTelegram {
     let fake = FakeTelegram::start(TOKEN);
@@ -86,10 +93,9 @@ fn copies_to(fake: &FakeTelegram, chat: i64) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn full_round_trip_in_a_forum_group() {
+fn full_round_trip_in_a_forum_group(engine: StoreEngine) {
     let fake = fake(true);
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let _bot = start(&fake, &home, &[]);
     let chat = 5001;
     fake.push_text(chat, chat, "what is car-t cell therapy");
@@ -185,10 +191,9 @@ fn full_round_trip_in_a_forum_group() {
     assert!(!all[0].open && all[0].first_reply_at.is_some());
 }
 
-#[test]
-fn plain_group_uses_a_card_and_replies_to_it() {
+fn plain_group_uses_a_card_and_replies_to_it(engine: StoreEngine) {
     let fake = fake(false);
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let _bot = start(&fake, &home, &[]);
     let chat = 5101;
     escalate(&fake, chat);
@@ -370,10 +375,9 @@ fn messages_from_non_coordinators_and_forged_buttons_are_ignored() {
     );
 }
 
-#[test]
-fn forget_during_an_open_escalation_closes_it_and_tells_the_coordinators() {
+fn forget_during_an_open_escalation_closes_it_and_tells_the_coordinators(engine: StoreEngine) {
     let fake = fake(true);
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let _bot = start(&fake, &home, &[]);
     let chat = 5501;
     fake.push_text(chat, chat, "what is TIL therapy secret-marker-q7");
@@ -399,6 +403,10 @@ fn forget_during_an_open_escalation_closes_it_and_tells_the_coordinators() {
     let store = home.store();
     assert!(store.list_escalations(None).expect("list").is_empty());
     assert!(store.transcript(chat, 100).expect("transcript").is_empty());
+    if engine == StoreEngine::Postgres {
+        // rows deleted (above); PostgreSQL's files are the server's (see the README)
+        return;
+    }
     let db = std::fs::read(home.db()).expect("db bytes");
     let wal = std::fs::read(home.db().with_extension("db-wal")).unwrap_or_default();
     let marker = b"secret-marker-q7";
@@ -430,10 +438,9 @@ fn cancel_withdraws_and_two_no_matches_offer_a_coordinator() {
     });
 }
 
-#[test]
-fn a_coordinator_reply_survives_kill_9_and_arrives_once() {
+fn a_coordinator_reply_survives_kill_9_and_arrives_once(engine: StoreEngine) {
     let fake = fake(true);
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let chat = 5701;
     let log = home.dir.path().join("a.log");
     let bot = start(&fake, &home, &[]);

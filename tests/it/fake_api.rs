@@ -691,6 +691,16 @@ impl FakeTelegram {
         }
     }
 
+    /// The update pushed with `update_id`, as pushed (to post it to a webhook).
+    pub fn pushed_update(&self, update_id: i32) -> Option<Value> {
+        self.lock()
+            .pushed
+            .iter()
+            .rev()
+            .find(|(id, _)| *id == i64::from(update_id))
+            .map(|(_, v)| v.clone())
+    }
+
     /// Every update pushed so far (raw ones as parsed JSON, or as a string when invalid).
     pub fn pushed(&self) -> Vec<Value> {
         self.lock().pushed.iter().map(|(_, v)| v.clone()).collect()

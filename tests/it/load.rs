@@ -30,9 +30,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use faqbot::store::{Inbox, Outbox, SqliteStore};
-
-use crate::bot::{Bot, Home};
+use crate::bot::{Bot, Home, Inspect, StoreEngine};
 use crate::fake_api::{FakeTelegram, SentMessage, BOT_USERNAME};
 
 /// The most any one load run may take before the test gives up.
@@ -356,8 +354,8 @@ fn analyse(label: &str, fake: &FakeTelegram, pushed: &[Pushed]) -> Measured {
 }
 
 /// The store is empty afterwards: every update done, every action sent.
-fn assert_drained(label: &str, db: &Path) {
-    let store = SqliteStore::open(db).expect("open the store");
+fn assert_drained(label: &str, home: &Home) {
+    let store = home.store();
     assert_eq!(
         store.pending_count().expect("pending"),
         0,
@@ -396,16 +394,16 @@ fn mib(kb: Option<u64>) -> String {
 /// Samples the bot's progress every 250 ms until `n` answers arrived (or the limit passed):
 /// `(seconds, handed out, handled, answered)`. `handled` counts updates whose completion (the
 /// answer queued) is committed; read through a second connection to the bot's store.
-fn timeline(fake: &FakeTelegram, db: &Path, n: usize) -> Vec<(f64, usize, usize, usize)> {
+fn timeline(fake: &FakeTelegram, home: &Home, n: usize) -> Vec<(f64, usize, usize, usize)> {
     let start = Instant::now();
     let deadline = start + RUN_LIMIT;
-    let mut store: Option<SqliteStore> = None;
+    let mut store: Option<Box<dyn Inspect>> = None;
     let mut rows = Vec::new();
     while Instant::now() < deadline {
         let answered = fake.sent_message_count();
         let handed = fake.delivered_count();
-        if store.is_none() && db.exists() {
-            store = SqliteStore::open(db).ok();
+        if store.is_none() && (home.pg.is_some() || home.db().exists()) {
+            store = Some(home.store());
         }
         let pending = store
             .as_ref()
@@ -448,13 +446,14 @@ const UNTHROTTLED: &[(&str, &str)] = &[
 /// One in-process run: the traffic queued up front (`rate` = None) or offered at `rate`
 /// updates a second; the bot starts on a fresh store.
 fn run_in_process(
+    engine: StoreEngine,
     label: &str,
     traffic: &[Msg],
     rate: Option<f64>,
     show_timeline: bool,
 ) -> Measured {
     let fake = FakeTelegram::start(crate::bot::TOKEN);
-    let home = Home::shipped();
+    let home = Home::shipped_on(engine);
     let mut pushed = Vec::with_capacity(traffic.len());
     let bot;
     match rate {
@@ -464,7 +463,7 @@ fn run_in_process(
             }
             bot = Bot::start(home.settings(&fake, UNTHROTTLED));
             if show_timeline {
-                let rows = timeline(&fake, &home.db(), traffic.len());
+                let rows = timeline(&fake, &home, traffic.len());
                 print_timeline(&rows);
             }
         }
@@ -504,13 +503,25 @@ fn run_in_process(
     settle(&fake);
     let measured = analyse(label, &fake, &pushed);
     drop(bot);
-    assert_drained(label, &home.db());
+    assert_drained(label, &home);
     measured
 }
 
 #[test]
 #[ignore = "load test: cargo test --release --test it load -- --ignored --nocapture"]
 fn load_end_to_end_throttle_off() {
+    load_end_to_end(StoreEngine::Sqlite);
+}
+
+/// The same on PostgreSQL (`faqbot_dev::pg`'s server: set `FAQBOT_TEST_POSTGRES_DURABLE=1` for
+/// a private server with fsync and synchronous commits on, as BENCHMARKS.md measures).
+#[test]
+#[ignore = "load test: cargo test --release --test it load -- --ignored --nocapture"]
+fn load_end_to_end_throttle_off_postgres() {
+    load_end_to_end(StoreEngine::Postgres);
+}
+
+fn load_end_to_end(engine: StoreEngine) {
     let _serial = serial();
     // reset this process's peak RSS, so the number below is this test's (Linux 4.0+)
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
@@ -520,6 +531,7 @@ fn load_end_to_end_throttle_off() {
     let mut rows = Vec::new();
 
     rows.push(run_in_process(
+        engine,
         "backlog: 10,000 queued before start",
         &traffic,
         None,
@@ -539,6 +551,7 @@ fn load_end_to_end_throttle_off() {
         let n = ((rate * 10.0) as usize).clamp(1_000, UPDATES);
         let traffic = plan(n, CHATS.min(n), 20_000_001, 0x5eed_0100 + i as u64);
         rows.push(run_in_process(
+            engine,
             &format!("paced: {rate:.0}/s offered"),
             &traffic,
             Some(*rate),
@@ -546,7 +559,7 @@ fn load_end_to_end_throttle_off() {
         ));
     }
 
-    println!("\n### End to end, throttling off, bot in-process\n");
+    println!("\n### End to end, throttling off, bot in-process, store: {engine:?}\n");
     println!("{HEADER}");
     for r in &rows {
         println!("{}", r.row());
@@ -565,7 +578,7 @@ fn load_end_to_end_throttle_off() {
 // ---- the real executable -------------------------------------------------------------------
 
 /// `faqbot ARGS` with the home's environment (and only that, plus `PATH`).
-fn faqbot(home: &Home, fake: &FakeTelegram, args: &[&str], extra: &[(&str, &str)]) -> Command {
+pub fn faqbot(home: &Home, fake: &FakeTelegram, args: &[&str], extra: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faqbot"));
     cmd.args(args)
         .current_dir(home.dir.path())
@@ -579,6 +592,20 @@ fn faqbot(home: &Home, fake: &FakeTelegram, args: &[&str], extra: &[(&str, &str)
     cmd
 }
 
+/// `faqbot index` in the home, so that the bots started there find the index built.
+pub fn build_index(home: &Home, fake: &FakeTelegram) {
+    let out = faqbot(home, fake, &["index"], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("faqbot index");
+    assert!(
+        out.status.success(),
+        "faqbot index: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `faqbot run` as a child, its log (info level, as shipped) in a file.
 fn spawn_run(home: &Home, fake: &FakeTelegram, extra: &[(&str, &str)], log: &str) -> Child {
     let log = std::fs::File::create(home.dir.path().join(log)).expect("log file");
@@ -590,7 +617,7 @@ fn spawn_run(home: &Home, fake: &FakeTelegram, extra: &[(&str, &str)], log: &str
 }
 
 /// SIGTERM, then waits (bounded; SIGKILL after 20 s). Asserts a clean exit.
-fn terminate(mut child: Child, log: &Path) {
+pub fn terminate(mut child: Child, log: &Path) {
     let tail = || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -635,19 +662,7 @@ fn load_child_rss_and_startup() {
     ];
 
     // the index is built once, up front
-    {
-        let fake = FakeTelegram::start(crate::bot::TOKEN);
-        let out = faqbot(&home, &fake, &["index"], &[])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .expect("faqbot index");
-        assert!(
-            out.status.success(),
-            "faqbot index: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    build_index(&home, &FakeTelegram::start(crate::bot::TOKEN));
 
     // spawn → first getUpdates; the first start also creates the store
     const STARTS: usize = 7;
@@ -696,7 +711,7 @@ fn load_child_rss_and_startup() {
     settle(&fake);
     let measured = analyse("child process: backlog of 10,000", &fake, &pushed);
     terminate(child, &home.dir.path().join("load.log"));
-    assert_drained("child", &home.db());
+    assert_drained("child", &home);
 
     println!("\n### The real executable (`faqbot run`, info logging to a file)\n");
     println!("{HEADER}");

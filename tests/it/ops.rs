@@ -2,24 +2,22 @@
 
 use std::time::Duration;
 
-use crate::bot::{Bot, Home, TOKEN};
+use crate::bot::{free_port, Bot, Home, TOKEN};
 use crate::fake_api::FakeTelegram;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// GET on loopback: (status, body), or None while the listener is not up yet.
-fn get(url: &str) -> Option<(u16, String)> {
+pub fn get(url: &str) -> Option<(u16, String)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let response = reqwest::Client::new().get(url).send().await.ok()?;
+        let response = reqwest::Client::new()
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
         let status = response.status().as_u16();
         Some((status, response.text().await.ok()?))
     })

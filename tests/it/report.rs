@@ -81,7 +81,6 @@ fn the_report_reads_a_real_conversation_and_forgets_with_the_caregiver() {
         wait_messages(&fake, BEN, 3);
         assert!(fake.wait_until(WAIT, |f| f.sent("answerCallbackQuery").len() >= 2));
         // the choice is written when its update completes
-        use faqbot::store::QuestionLog;
         let store = home.store();
         assert!(fake.wait_until(WAIT, |_| store
             .questions_between(0, i64::MAX)

@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use faqbot::review::hash_secret;
-use faqbot::store::ReviewStore;
 
 use crate::review::{block, free_port, get, Setup, ANNA, BORIS, FORMULA_NAME, HOSTILE_NAME, WAIT};
 

@@ -15,10 +15,12 @@ use super::{StoreError, StoreResult};
 use crate::action::Action;
 
 mod chats;
+mod dump;
 mod escalations;
 mod inbox;
 mod outbox;
 mod questions;
+mod review;
 #[cfg(test)]
 mod tests;
 mod upkeep;

@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{sql_limit, SqliteStore};
 use crate::action::Action;
-use crate::store::{Outbox, OutboxHead, OutboxItem, StoreResult};
+use crate::store::{decode_outbox, Outbox, OutboxHead, OutboxItem, StoreResult};
 
 /// An outbox row's head from its first four columns: id, chat_id, not_before, attempts.
 fn outbox_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxHead> {
@@ -17,37 +17,19 @@ fn outbox_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxHead> {
 }
 
 impl SqliteStore {
-    /// The outbox item of a row. An action written by an incompatible version can never be
-    /// performed, and left in place it would block its chat's queue forever: it is dropped
-    /// (`None`). The decoding error's text may quote the action (user text), so only its
-    /// position is logged.
+    /// The outbox item of a row; an action that no longer decodes is dropped (`None`, see
+    /// [`decode_outbox`]).
     fn decode_outbox(&self, head: OutboxHead, json: String) -> StoreResult<Option<OutboxItem>> {
-        match serde_json::from_str::<Action>(&json) {
-            Ok(action) => Ok(Some(OutboxItem {
-                id: head.id,
-                chat_id: head.chat_id,
-                action,
-                not_before: head.not_before,
-                attempts: head.attempts,
-            })),
-            Err(e) => {
-                tracing::warn!(
-                    store = %self.path.display(),
-                    outbox_id = head.id,
-                    error_kind = ?e.classify(),
-                    line = e.line(),
-                    column = e.column(),
-                    "dropping an outbox action that cannot be decoded"
-                );
-                self.run("drop an undecodable outbox action", |conn| {
-                    conn.execute(
-                        "DELETE FROM outbox WHERE id = ?1 AND action = ?2",
-                        params![head.id, json],
-                    )
-                })?;
-                Ok(None)
-            }
+        if let Some(item) = decode_outbox(head, &json, &self.path.display()) {
+            return Ok(Some(item));
         }
+        self.run("drop an undecodable outbox action", |conn| {
+            conn.execute(
+                "DELETE FROM outbox WHERE id = ?1 AND action = ?2",
+                params![head.id, json],
+            )
+        })?;
+        Ok(None)
     }
 }
 

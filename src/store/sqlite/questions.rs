@@ -4,22 +4,12 @@
 use rusqlite::{params, Connection, Row, Transaction};
 
 use super::SqliteStore;
+use crate::store::questions::offered_from_stored;
 use crate::store::{AskedQuestion, LoggedQuestion, NotHelpful, QuestionLog, StoreResult};
-
-/// Outcomes whose text editors read; the others are only counted.
-const KEEP_TEXT: [&str; 3] = ["answer", "suggest", "no_match"];
-
-/// Longest question text kept, in characters (a Telegram message is at most 4,096).
-const MAX_TEXT_CHARS: usize = 1000;
 
 /// Logs a question of `chat_id` (in the answer's transaction).
 pub(super) fn insert(conn: &Connection, chat_id: i64, q: &AskedQuestion) -> rusqlite::Result<()> {
-    let text = q
-        .text
-        .as_deref()
-        .filter(|_| KEEP_TEXT.contains(&q.outcome.as_str()))
-        .map(|t| t.chars().take(MAX_TEXT_CHARS).collect::<String>());
-    let offered = (!q.offered.is_empty()).then(|| q.offered.join(" "));
+    let (text, offered) = (q.stored_text(), q.stored_offered());
     conn.prepare_cached(
         "INSERT INTO questions (chat_id, at, outcome, text, passage_id, offered, confidence, chosen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -85,9 +75,7 @@ fn logged_from_row(r: &Row<'_>) -> rusqlite::Result<LoggedQuestion> {
             text: r.get(3)?,
             passage_id: r.get(4)?,
             chosen: r.get(5)?,
-            offered: offered
-                .map(|o| o.split_whitespace().map(String::from).collect())
-                .unwrap_or_default(),
+            offered: offered_from_stored(offered),
             // stored from an f32: narrowing it back loses nothing
             confidence: confidence.map(|c| c as f32),
         },
@@ -137,90 +125,8 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
-    use crate::store::{AnswerRecord, Chats, Upkeep};
-
-    fn asked(at: i64, outcome: &str, text: &str) -> AskedQuestion {
-        AskedQuestion {
-            at,
-            outcome: outcome.into(),
-            text: Some(text.into()),
-            passage_id: None,
-            offered: Vec::new(),
-            confidence: Some(0.5),
-            chosen: None,
-        }
-    }
-
-    fn record(chat_id: i64, question: Option<AskedQuestion>, chosen: Option<&str>) -> AnswerRecord {
-        AnswerRecord {
-            chat_id,
-            transcript: Vec::new(),
-            no_match_streak: 0,
-            question,
-            chosen: chosen.map(String::from),
-        }
-    }
-
-    fn open(dir: &TempDir) -> SqliteStore {
-        SqliteStore::open(dir.path().join("faqbot.db")).expect("open")
-    }
-
-    #[test]
-    fn questions_choices_and_votes_are_read_back() {
-        let dir = TempDir::new().expect("tempdir");
-        let store = open(&dir);
-        let mut answered = asked(100, "answer", "what is til");
-        answered.passage_id = Some("til".into());
-        store
-            .record_answer(&record(1, Some(answered), None))
-            .expect("record");
-        let mut suggested = asked(200, "suggest", "when is enough");
-        suggested.offered = vec!["faq-when-to-stop".into(), "emotional-reality".into()];
-        store
-            .record_answer(&record(1, Some(suggested.clone()), None))
-            .expect("record");
-        // a later suggestion in another chat offering the same passage is not touched
-        store
-            .record_answer(&record(2, Some(suggested.clone()), None))
-            .expect("record");
-        store
-            .record_answer(&record(1, None, Some("emotional-reality")))
-            .expect("choose");
-        // smalltalk is counted, its text not kept
-        store
-            .record_answer(&record(1, Some(asked(300, "smalltalk", "thanks!")), None))
-            .expect("record");
-        store
-            .record_feedback(1, "emotional-reality", false, 400)
-            .expect("vote");
-        store.record_feedback(1, "til", false, 500).expect("vote");
-        store.record_feedback(1, "adc", false, 600).expect("vote");
-        store.record_feedback(2, "til", true, 600).expect("vote");
-
-        let qs = store.questions_between(0, 1000).expect("questions");
-        assert_eq!(qs.len(), 4);
-        assert_eq!(qs[0].question.passage_id.as_deref(), Some("til"));
-        assert_eq!(qs[1].question.offered, suggested.offered);
-        assert_eq!(qs[1].question.chosen.as_deref(), Some("emotional-reality"));
-        assert_eq!(qs[2].question.chosen, None, "chat 2 chose nothing");
-        assert_eq!(qs[3].question.text, None, "smalltalk text is not kept");
-        assert_eq!(qs[3].question.outcome, "smalltalk");
-        assert_eq!(store.questions_between(150, 250).expect("window").len(), 2);
-
-        let votes = store.not_helpful_between(0, 1000).expect("votes");
-        let summary: Vec<(&str, Option<&str>)> = votes
-            .iter()
-            .map(|v| (v.passage_id.as_str(), v.question_text.as_deref()))
-            .collect();
-        assert_eq!(
-            summary,
-            vec![
-                ("adc", None),
-                ("emotional-reality", Some("when is enough")),
-                ("til", Some("what is til")),
-            ]
-        );
-    }
+    use crate::store::conformance::review::{asked, record};
+    use crate::store::Chats;
 
     #[test]
     fn migration_3_applies_to_a_version_2_database() {
@@ -244,37 +150,5 @@ mod tests {
             .record_answer(&record(5, Some(asked(200, "no_match", "new")), None))
             .expect("the new table works");
         assert_eq!(store.questions_between(0, 1000).expect("read").len(), 1);
-    }
-
-    #[test]
-    fn retention_erases_text_and_chat_and_forget_deletes() {
-        let dir = TempDir::new().expect("tempdir");
-        let store = open(&dir);
-        for (chat, at) in [(1, 100), (1, 300), (2, 100)] {
-            store
-                .record_answer(&record(
-                    chat,
-                    Some(asked(at, "no_match", "secret words")),
-                    None,
-                ))
-                .expect("record");
-        }
-        store.purge_older_than(200).expect("purge");
-        let qs = store.questions_between(0, 1000).expect("questions");
-        assert_eq!(qs.len(), 3, "counts stay");
-        let erased: Vec<bool> = qs
-            .iter()
-            .map(|q| q.chat_id.is_none() && q.question.text.is_none())
-            .collect();
-        assert_eq!(erased, vec![true, true, false]);
-        store.migrate_chat(1, 11).expect("migrate");
-        assert_eq!(
-            store.questions_between(0, 1000).expect("questions")[2].chat_id,
-            Some(11)
-        );
-        store.forget_chat(11).expect("forget");
-        let qs = store.questions_between(0, 1000).expect("questions");
-        assert_eq!(qs.len(), 2, "the anonymous counts stay");
-        assert!(qs.iter().all(|q| q.chat_id.is_none()));
     }
 }
