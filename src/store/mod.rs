@@ -121,6 +121,23 @@ pub(crate) fn decode_outbox(
     }
 }
 
+/// Each completion's actions as `(chat, JSON)`, encoded before a transaction starts so that
+/// no lock is held while encoding.
+pub(crate) fn encode_completions(
+    updates: &[Completion<'_>],
+    encode: impl Fn(&Action) -> StoreResult<String>,
+) -> StoreResult<Vec<Vec<(Option<i64>, String)>>> {
+    updates
+        .iter()
+        .map(|u| {
+            u.actions
+                .iter()
+                .map(|a| Ok((a.chat_id(), encode(a)?)))
+                .collect()
+        })
+        .collect()
+}
+
 /// Per-chat state the handlers keep between messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChatState {
