@@ -121,12 +121,15 @@ pub(crate) fn decode_outbox(
     }
 }
 
-/// Each completion's actions as `(chat, JSON)`, encoded before a transaction starts so that
-/// no lock is held while encoding.
+/// Actions as the outbox stores them: `(chat, JSON)`.
+pub(crate) type EncodedActions = Vec<(Option<i64>, String)>;
+
+/// Each completion's actions, encoded before a transaction starts so that no lock is held
+/// while encoding.
 pub(crate) fn encode_completions(
     updates: &[Completion<'_>],
     encode: impl Fn(&Action) -> StoreResult<String>,
-) -> StoreResult<Vec<Vec<(Option<i64>, String)>>> {
+) -> StoreResult<Vec<EncodedActions>> {
     updates
         .iter()
         .map(|u| {
