@@ -122,6 +122,26 @@ pub(crate) fn decode_outbox(
     }
 }
 
+/// Actions as the outbox stores them: `(chat, JSON)`.
+pub(crate) type EncodedActions = Vec<(Option<i64>, String)>;
+
+/// Each completion's actions, encoded before a transaction starts so that no lock is held
+/// while encoding.
+pub(crate) fn encode_completions(
+    updates: &[Completion<'_>],
+    encode: impl Fn(&Action) -> StoreResult<String>,
+) -> StoreResult<Vec<EncodedActions>> {
+    updates
+        .iter()
+        .map(|u| {
+            u.actions
+                .iter()
+                .map(|a| Ok((a.chat_id(), encode(a)?)))
+                .collect()
+        })
+        .collect()
+}
+
 /// Per-chat state the handlers keep between messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChatState {

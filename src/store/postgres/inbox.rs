@@ -11,7 +11,7 @@ use super::session::Db;
 use super::chats::write_answer;
 use super::outbox::insert_actions;
 use super::{get, sql_limit, PgResult, PgStore};
-use crate::store::{Completion, Inbox, InboxItem, NewUpdate, StoreResult};
+use crate::store::{encode_completions, Completion, Inbox, InboxItem, NewUpdate, StoreResult};
 
 /// Raises the remembered highest update id (never lowers it).
 pub(super) async fn bump_max_update_id(c: &impl Db, update_id: i32) -> PgResult<()> {
@@ -101,15 +101,7 @@ impl Inbox for PgStore {
     }
 
     fn complete_updates(&self, updates: &[Completion<'_>], now: i64) -> StoreResult<()> {
-        let encoded = updates
-            .iter()
-            .map(|u| {
-                u.actions
-                    .iter()
-                    .map(|a| Ok((a.chat_id(), self.encode(a)?)))
-                    .collect::<StoreResult<Vec<_>>>()
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+        let encoded = encode_completions(updates, |a| self.encode(a))?;
         self.run("complete an update", async |c| {
             let tx = c.transaction().await?;
             let mut queued = Vec::new();

@@ -286,6 +286,16 @@ pub(super) struct Conn<'a> {
 }
 
 impl Conn<'_> {
+    /// Drops the connection instead of returning it to the pool.
+    fn discard(&mut self) {
+        if self.client.take().is_some() {
+            if let Ok(mut slots) = self.store.slots.lock() {
+                slots.open -= 1;
+            }
+            self.store.freed.notify_one();
+        }
+    }
+
     pub(super) fn session(&mut self) -> &mut Session {
         // Always `Some` until dropped.
         self.client
@@ -416,7 +426,15 @@ impl PgStore {
         F: for<'c> AsyncFnOnce(&'c mut Session) -> PgResult<T>,
     {
         let mut conn = self.conn(op)?;
-        block_on(f(conn.session())).map_err(|e| self.error(op, e))
+        let result = block_on(f(conn.session()));
+        if let Err(Fail::Db(e)) = &result {
+            // The server or the network closed it (a restart, a failover): the connection
+            // task may not have noticed yet, so do not hand it to the next caller.
+            if e.is_closed() || e.code().is_some_and(|c| c.code().starts_with("57P")) {
+                conn.discard();
+            }
+        }
+        result.map_err(|e| self.error(op, e))
     }
 
     pub(super) fn error(&self, op: &'static str, e: Fail) -> StoreError {

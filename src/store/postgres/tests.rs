@@ -224,8 +224,30 @@ fn connections_closed_by_the_server_are_replaced() {
             .await?)
         })
         .expect("terminate");
-    // The first call may meet the dead connection; the next ones get a new one.
-    let _ = store.set_meta("k", "v2");
+    // wait (bounded) until the server has ended the store's session
+    for _ in 0..250 {
+        let others = admin
+            .run("count", async |c| {
+                let row = c
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity
+                         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                        &[],
+                    )
+                    .await?;
+                Ok(row.try_get::<_, i64>(0)?)
+            })
+            .expect("count");
+        if others == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A call that meets the dead connection fails, and drops it; the next gets a new one.
+    let first = store.set_meta("k", "v2");
+    if let Err(e) = first {
+        assert!(matches!(e, StoreError::Postgres { .. }), "{e:?}");
+    }
     store.set_meta("k", "v3").expect("reconnected");
     assert_eq!(store.get_meta("k").expect("read").as_deref(), Some("v3"));
 }

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use super::chats::write_answer;
 use super::{sql_limit, SqliteStore};
 use crate::action::Action;
-use crate::store::{Completion, Inbox, InboxItem, NewUpdate, StoreResult};
+use crate::store::{encode_completions, Completion, Inbox, InboxItem, NewUpdate, StoreResult};
 
 /// Raises the remembered highest update id (never lowers it).
 pub(super) fn bump_max_update_id(tx: &Transaction<'_>, update_id: i32) -> rusqlite::Result<()> {
@@ -92,15 +92,7 @@ impl Inbox for SqliteStore {
     }
 
     fn complete_updates(&self, updates: &[Completion<'_>], now: i64) -> StoreResult<()> {
-        let encoded = updates
-            .iter()
-            .map(|u| {
-                u.actions
-                    .iter()
-                    .map(|a| Ok((a.chat_id(), self.encode(a)?)))
-                    .collect::<StoreResult<Vec<_>>>()
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+        let encoded = encode_completions(updates, |a| self.encode(a))?;
         self.run("complete an update", |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for (update, actions) in updates.iter().zip(&encoded) {
