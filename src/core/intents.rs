@@ -283,4 +283,53 @@ mod tests {
         assert!(!i.handoff("can the mdt review my dad's scans"));
         assert!(!i.handoff("is anyone there who has tried til therapy"));
     }
+
+    /// Families of wording, not single lines: being passed on, someone of the team getting in
+    /// touch with the person or with someone of theirs, a person rather than the bot, the
+    /// ways to reach one; thanks for patience and time; "is this a person answering?".
+    #[test]
+    fn common_forms_of_asking_for_a_person_and_of_thanks() {
+        let i = Intents::shared().expect("rules compile");
+        for text in [
+            "transfer me to a person",
+            "pass my question on to one of your coordinators",
+            "escalate this to a person please",
+            "can a case manager get in touch with me",
+            "please have someone call my husband",
+            "can your staff contact my daughter, she speaks english",
+            "i'd like a real person, not a bot",
+            "i don't want a bot, i want a person",
+            "i want to talk directly with a person",
+            "how can i reach a human",
+            "is there a phone number i can call",
+            "get me a human",
+        ] {
+            assert!(i.handoff(text), "{text}");
+        }
+        for text in [
+            "who should we talk to about car-t eligibility",
+            "should our home oncologist stay involved",
+            "does the family take part in the online consultation",
+            "can i join the video call with the experts",
+            "is a bispecific different from a bot of antibodies",
+        ] {
+            assert!(!i.handoff(text), "{text}");
+        }
+        for (text, kind) in [
+            (
+                "thank you so much for your help with all this",
+                Smalltalk::Thanks,
+            ),
+            ("thank you for being so patient with me", Smalltalk::Thanks),
+            ("thanks for listening", Smalltalk::Thanks),
+            ("thank you for your time today 🙏", Smalltalk::Thanks),
+            ("really appreciate you taking the time", Smalltalk::Thanks),
+            ("thank u sm", Smalltalk::Thanks),
+            ("many many thanks ❤️", Smalltalk::Thanks),
+            ("is this a real person answering?", Smalltalk::Identity),
+        ] {
+            assert_eq!(i.smalltalk(text), Some(kind), "{text}");
+        }
+        assert_eq!(i.smalltalk("thanks for explaining, what about til?"), None);
+    }
 }
