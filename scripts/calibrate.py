@@ -20,6 +20,7 @@ Only the standard library is used.
 
   scripts/calibrate.py --cmd "target/release/faqbot ask --json" --fit eval/questions_A.jsonl tests/quality/holdout.jsonl
   scripts/calibrate.py --cmd "target/release/faqbot ask --json" eval/questions_A.jsonl
+  scripts/calibrate.py --fit --fit-on eval/questions_A.jsonl eval/questions_A.jsonl eval/questions_B.jsonl   # fit on A, read B
 """
 import argparse
 import json
@@ -160,14 +161,19 @@ def main():
     ap.add_argument("--fit", action="store_true", help="fit the weights on these sets and print them")
     ap.add_argument("--weights", help="bias,coverage,lead,log_score to score with instead of the binary's")
     ap.add_argument("--answer", type=float, help="an answer threshold: also tabulate suggestion thresholds under it")
+    ap.add_argument("--fit-on", action="append", default=[], metavar="SET",
+                    help="with --fit: fit on these of the sets only (repeatable), and tabulate all: "
+                         "fit on A and read B's table for a cross-validation")
     ap.add_argument("sets", nargs="+")
     args = ap.parse_args()
     data = [r for r in rows(args.cmd, args.sets) if r[1]]
     weights = None
     if args.fit:
-        weights = fit(data)
+        fit_on = [os.path.basename(p) for p in args.fit_on] or [os.path.basename(p) for p in args.sets]
+        fitted = [r for r in data if r[0] in fit_on]
+        weights = fit(fitted)
         names = ["BIAS"] + [f.upper() for f in FEATURES]
-        print("fitted on", ", ".join(args.sets), f"({len(data)} questions):")
+        print("fitted on", ", ".join(fit_on), f"({len(fitted)} questions):")
         for n, w in zip(names, weights):
             print(f"  const {n}: f32 = {w:.3f};")
     elif args.weights:

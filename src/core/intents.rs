@@ -254,6 +254,18 @@ mod tests {
             ("hello, are you a bot?", Smalltalk::Identity),
             ("is anyone there?", Smalltalk::Identity),
             ("who am i talking to", Smalltalk::Identity),
+            ("is this a real person answering?", Smalltalk::Identity),
+            // thanks for patience and time, typed short
+            (
+                "thank you so much for your help with all this",
+                Smalltalk::Thanks,
+            ),
+            ("thank you for being so patient with me", Smalltalk::Thanks),
+            ("thanks for listening", Smalltalk::Thanks),
+            ("thank you for your time today 🙏", Smalltalk::Thanks),
+            ("really appreciate you taking the time", Smalltalk::Thanks),
+            ("thank u sm", Smalltalk::Thanks),
+            ("many many thanks ❤️", Smalltalk::Thanks),
         ] {
             assert_eq!(i.smalltalk(text), Some(kind), "{text}");
         }
@@ -267,6 +279,7 @@ mod tests {
             "is this treatment a real option",
             "are you sure car-t works for solid tumors",
             "hello, my father has lung cancer",
+            "thanks for explaining, what about til?",
         ] {
             assert_eq!(i.smalltalk(text), None, "{text}");
         }
@@ -277,10 +290,32 @@ mod tests {
             "can I speak to one of your coordinators",
             "is anyone there?",
             "we need to speak with a real person about dad",
+            // being passed on; someone of the team getting in touch with the person or with
+            // someone of theirs; a person rather than the bot; the ways to reach one
+            "transfer me to a person",
+            "pass my question on to one of your coordinators",
+            "escalate this to a person please",
+            "can a case manager get in touch with me",
+            "please have someone call my husband",
+            "can your staff contact my daughter, she speaks english",
+            "i'd like a real person, not a bot",
+            "i don't want a bot, i want a person",
+            "i want to talk directly with a person",
+            "how can i reach a human",
+            "is there a phone number i can call",
+            "get me a human",
         ] {
             assert!(i.handoff(text), "{text}");
         }
-        assert!(!i.handoff("can the mdt review my dad's scans"));
-        assert!(!i.handoff("is anyone there who has tried til therapy"));
+        for text in [
+            "can the mdt review my dad's scans",
+            "is anyone there who has tried til therapy",
+            "who should we talk to about car-t eligibility",
+            "should our home oncologist stay involved",
+            "does the family take part in the online consultation",
+            "can i join the video call with the experts",
+        ] {
+            assert!(!i.handoff(text), "{text}");
+        }
     }
 }

@@ -12,7 +12,9 @@
 //! the most common terms could add together, documents found only in those lists are skipped,
 //! and the lists are only probed for documents the rarer terms found. The result is the same
 //! top documents with the same scores (per-term BM25 is computed as tantivy computes it; only
-//! the order of summation may differ, by a rounding error).
+//! the order of summation may differ, by a rounding error), except where the caller asks for
+//! another length normalisation for a field (the alternate questions: see
+//! `super::QUESTIONS_LENGTH_NORM`).
 //!
 //! Kept because tantivy's own path misses two targets (BENCHMARKS.md, "tantivy's own query
 //! path beside topk.rs": 149–167 µs against ≤ 100 µs median on the shipped content, 2.4–2.5 ms
@@ -153,11 +155,13 @@ impl Plan {
     }
 
     /// The `n` best documents with their scores, best first; ties go to the earlier document,
-    /// as with tantivy's `TopDocs`.
+    /// as with tantivy's `TopDocs`. `length_norm` sets BM25's `b` for some fields (tantivy's
+    /// 0.75 for the others).
     pub(crate) fn top(
         &self,
         searcher: &Searcher,
         n: usize,
+        length_norm: &[(Field, Score)],
     ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
         let segments = searcher.segment_readers();
         // the statistics tantivy's Bm25Weight::for_terms uses: whole-index document count,
@@ -175,7 +179,11 @@ impl Plan {
                         tokens += s.inverted_index(field)?.total_num_tokens();
                     }
                     let average = tokens as Score / total_docs as Score;
-                    fields.push((field, tf_cache(average)));
+                    let b = length_norm
+                        .iter()
+                        .find(|(f, _)| *f == field)
+                        .map_or(B, |&(_, b)| b);
+                    fields.push((field, tf_cache(average, b)));
                     fields.len() - 1
                 }
             };
@@ -223,11 +231,11 @@ fn idf(doc_freq: u64, doc_count: u64) -> Score {
 }
 
 /// tantivy's per-field cache of BM25's length normalisation, by field-norm id.
-fn tf_cache(average_fieldnorm: Score) -> [Score; 256] {
+fn tf_cache(average_fieldnorm: Score, b: Score) -> [Score; 256] {
     let mut cache = [0.0; 256];
     for (id, slot) in cache.iter_mut().enumerate() {
         let fieldnorm = FieldNormReader::id_to_fieldnorm(id as u8);
-        *slot = K1 * (1.0 - B + B * fieldnorm as Score / average_fieldnorm);
+        *slot = K1 * (1.0 - b + b * fieldnorm as Score / average_fieldnorm);
     }
     cache
 }

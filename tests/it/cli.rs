@@ -115,8 +115,10 @@ fn ask_json_without_a_question_answers_each_stdin_line_in_order() {
             "handoff",
             "no_match",
             "emergency",
-            // a lay phrase matched through a synonym in one body only: offered, not asserted
-            "suggest"
+            // a lay phrase matched through a synonym in one body only, on a fixture of a few
+            // passages: below the suggestion threshold of the confidence fitted on the shipped
+            // guide (that guide answers it: its alternate questions have the lay words)
+            "no_match"
         ],
         "{}",
         run.stdout

@@ -1,9 +1,10 @@
 //! A quality gate on question sets written apart from the search tuning: our own held-out
-//! questions (`tests/quality/holdout.jsonl`) and the first blind set (`eval/questions_A.jsonl`,
-//! written by someone who had only the list of topics; it also calibrated the answer confidence,
-//! so its figures are not a measure of generalisation, only a guard against regressions). A
-//! change that makes answers worse for caregivers fails here, not in a later evaluation. The
-//! thresholds sit a little under the figures in the README.
+//! questions (`tests/quality/holdout.jsonl`) and the two blind sets (`eval/questions_A.jsonl`
+//! and `eval/questions_B.jsonl`, each written by someone who had only the list of topics; both
+//! were since tuned on and calibrated the answer confidence, so their figures are not a measure
+//! of generalisation, only a guard against regressions). A change that makes answers worse for
+//! caregivers fails here, not in a later evaluation. The thresholds sit a little under the
+//! figures in the README.
 
 use faqbot::core::Outcome;
 
@@ -124,10 +125,22 @@ fn the_first_blind_set_keeps_its_figures() {
     let items = items("eval/questions_A.jsonl");
     let f = figures(&shipped, &items);
     let why = f.explain();
-    assert!(f.hit1 >= 0.82, "{why}");
-    assert!(f.helped >= 0.80, "{why}");
-    assert!(f.precision >= 0.90, "{why}");
+    assert!(f.hit1 >= 0.86, "{why}");
+    assert!(f.helped >= 0.90, "{why}");
+    assert!(f.precision >= 0.92, "{why}");
     // nothing off the subject gets a passage, and smalltalk is recognised
+    other_kinds(&shipped, &items, 0.9);
+}
+
+#[test]
+fn the_second_blind_set_keeps_its_figures() {
+    let shipped = Shipped::new();
+    let items = items("eval/questions_B.jsonl");
+    let f = figures(&shipped, &items);
+    let why = f.explain();
+    assert!(f.hit1 >= 0.86, "{why}");
+    assert!(f.helped >= 0.90, "{why}");
+    assert!(f.precision >= 0.90, "{why}");
     other_kinds(&shipped, &items, 0.9);
 }
 
