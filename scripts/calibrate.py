@@ -49,7 +49,7 @@ def load(path):
 
 
 def run(cmd, items):
-    env = dict(os.environ, FAQBOT_SEARCH__ANSWER_CONFIDENCE="0", FAQBOT_SEARCH__SUGGEST_CONFIDENCE="0")
+    env = dict(os.environ, FAQBOT_SEARCH__ANSWER_CERTAINTY="0", FAQBOT_SEARCH__SUGGEST_CONFIDENCE="0")
     data = "".join(it["q"] + "\n" for it in items).encode("utf-8")
     out = subprocess.run(cmd, shell=True, input=data, env=env, capture_output=True, check=True)
     return [json.loads(line) for line in out.stdout.decode("utf-8").splitlines() if line.strip()]

@@ -211,6 +211,20 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
         content.passages().count(),
         content.synonyms.len()
     );
+    let model = crate::core::QuestionModel::shared().map_err(anyhow::Error::msg)?;
+    let unknown: Vec<&str> = content
+        .passages()
+        .map(|(_, p)| p.id.as_str())
+        .filter(|id| !model.knows(id))
+        .collect();
+    if !unknown.is_empty() {
+        eprintln!(
+            "note: the question model was trained without {} passage(s): {}. They are found by \
+             the search alone until it is retrained (scripts/train_ranker.py).",
+            unknown.len(),
+            unknown.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -221,10 +235,14 @@ struct JsonReply<'a> {
     reply: String,
     language: &'a str,
     passages: Vec<JsonPassage<'a>>,
-    /// How sure the engine is that the first passage answers the question (absent when no
-    /// search ran): what `search.answer_confidence` and `suggest_confidence` are compared with.
+    /// How sure the search is that the question is about the guide (absent when no search
+    /// ran): what `search.suggest_confidence` is compared with.
     #[serde(skip_serializing_if = "Option::is_none")]
     confidence: Option<f32>,
+    /// How sure the question model is that the first passage is the one asked for (absent
+    /// when no search ran): what `search.answer_certainty` is compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certainty: Option<f32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -260,6 +278,7 @@ pub fn reply_json(reply: &Reply) -> String {
             })
             .collect(),
         confidence: reply.confidence.map(round3),
+        certainty: reply.certainty.map(round3),
     };
     // serialising plain strings and numbers cannot fail; fall back to an empty object anyway
     serde_json::to_string(&json).unwrap_or_else(|_| "{}".to_string())
@@ -454,11 +473,8 @@ fn explain_text(engine: &Engine, question: &str) -> String {
         )),
         None => out.push_str("  emergency check: no emergency\n"),
     }
-    match engine
-        .index()
-        .search(&cleaned, engine.settings().search.max_results)
-    {
-        Ok(result) => {
+    match engine.rank(&cleaned) {
+        Ok((result, confidence, ranked)) => {
             for (typed, fixed) in &result.analyzed.corrections {
                 out.push_str(&format!("  corrected {typed:?} -> {fixed:?}\n"));
             }
@@ -472,24 +488,24 @@ fn explain_text(engine: &Engine, question: &str) -> String {
                     alts.join(" | ")
                 ));
             }
-            for h in &result.hits {
+            for (h, p) in ranked.hits.iter().zip(&ranked.probabilities) {
                 out.push_str(&format!(
-                    "  {:>7.3} coverage {:.2}  {}\n",
-                    h.score, h.coverage, h.id
+                    "  {:>7.3} coverage {:.2} model {:.3}  {}\n",
+                    h.score, h.coverage, p, h.id
                 ));
             }
             let cfg = &engine.settings().search;
-            let confidence = crate::core::confidence(&result.hits);
-            let verdict = if confidence >= cfg.answer_confidence {
-                "answer"
-            } else if confidence >= cfg.suggest_confidence {
-                "suggest"
-            } else {
+            let certainty = ranked.certainty;
+            let verdict = if ranked.hits.is_empty() || confidence < cfg.suggest_confidence {
                 "no_match"
+            } else if certainty >= cfg.answer_certainty {
+                "answer"
+            } else {
+                "suggest"
             };
             out.push_str(&format!(
-                "  confidence {confidence:.3} (answer at {:.2}, suggest at {:.2}): {verdict}\n",
-                cfg.answer_confidence, cfg.suggest_confidence
+                "  confidence {confidence:.3} (suggest at {:.2}), certainty {certainty:.3} (answer at {:.2}): {verdict}\n",
+                cfg.suggest_confidence, cfg.answer_certainty
             ));
         }
         Err(e) => out.push_str(&format!("  search failed: {e}\n")),

@@ -156,7 +156,7 @@ impl fmt::Display for StoreUrl {
 #[serde(deny_unknown_fields)]
 pub struct SearchSettings {
     pub max_results: usize,
-    pub answer_confidence: f32,
+    pub answer_certainty: f32,
     pub suggest_confidence: f32,
     pub suggest_ratio: f32,
     pub min_coverage: f32,
@@ -445,19 +445,13 @@ impl Settings {
             ));
         }
         for (key, value) in [
-            ("search.answer_confidence", self.search.answer_confidence),
+            ("search.answer_certainty", self.search.answer_certainty),
             ("search.suggest_confidence", self.search.suggest_confidence),
             ("search.suggest_ratio", self.search.suggest_ratio),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(bad(key, "must be between 0 and 1".into()));
             }
-        }
-        if self.search.suggest_confidence > self.search.answer_confidence {
-            return Err(bad(
-                "search.suggest_confidence",
-                "must not be above search.answer_confidence".into(),
-            ));
         }
         if !(0.0..=1.0).contains(&self.search.min_coverage) {
             return Err(bad("search.min_coverage", "must be between 0 and 1".into()));

@@ -52,17 +52,7 @@ mod tests {
     use super::*;
 
     fn hit(score: f32, coverage: f32) -> Hit {
-        Hit {
-            id: "p".into(),
-            title: "P".into(),
-            guide_id: "g".into(),
-            guide_title: "G".into(),
-            kind: "guide".into(),
-            link: None,
-            body: String::new(),
-            score,
-            coverage,
-        }
+        Hit::scored("p", score, coverage)
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 mod confidence;
 mod excerpt;
+mod features;
 mod intents;
 mod language;
 mod open;
+mod ranking;
 mod triage;
 
 use std::sync::{Arc, RwLock};
@@ -16,6 +18,7 @@ pub use confidence::confidence;
 pub use intents::{Intents, RuleError, Smalltalk};
 pub use language::uncovered_language;
 pub use open::open_engine;
+pub use ranking::{QuestionModel, Ranked};
 pub use triage::{Alarm, Explanation, Notice, Triage, TriageError};
 
 use crate::search::{Hit, SearchIndex, SearchResult};
@@ -24,6 +27,10 @@ use crate::text;
 
 /// Most passages a `suggest` reply offers.
 pub const MAX_SUGGESTIONS: usize = 3;
+
+/// How many of the search's passages the question model reorders: the right passage is among
+/// the search's first ten for nearly every answerable question, and deeper ones only cost time.
+const CANDIDATES: usize = 10;
 
 /// What kind of reply the engine chose (the `outcome` of the `ask --json` contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,9 +104,12 @@ pub struct Reply {
     /// The passages the search found, best first (empty when no search ran); for `suggest`,
     /// the ones offered.
     pub passages: Vec<Hit>,
-    /// How sure the engine is that the best passage answers the question, 0..1 (see
+    /// How sure the search is that the question is about a passage of the guide, 0..1 (see
     /// [`confidence`]); `None` when no search ran.
     pub confidence: Option<f32>,
+    /// How sure the question model is that the first passage is the one asked for, 0..1 (see
+    /// [`QuestionModel`]); `None` when no search ran.
+    pub certainty: Option<f32>,
     /// The message asked about one person's treatment.
     pub personal_advice: bool,
     /// The conversation should go to a coordinator now (emergency or an explicit request).
@@ -180,6 +190,7 @@ pub struct Engine {
     settings: Settings,
     intents: &'static Intents,
     triage: &'static Triage,
+    ranking: &'static QuestionModel,
 }
 
 /// The rules shipped with the binary do not compile: a mistake the tests catch.
@@ -189,6 +200,8 @@ pub enum EngineError {
     Intents(#[from] RuleError),
     #[error(transparent)]
     Triage(#[from] TriageError),
+    #[error("{0}")]
+    Ranking(String),
 }
 
 impl Engine {
@@ -198,12 +211,18 @@ impl Engine {
             settings,
             intents: Intents::shared()?,
             triage: Triage::shared()?,
+            ranking: QuestionModel::shared().map_err(EngineError::Ranking)?,
         })
     }
 
     /// The emergency check, for `ask --explain` and the tests.
     pub fn triage(&self) -> &Triage {
         self.triage
+    }
+
+    /// The question model, for `faqbot check` and `ask --explain`.
+    pub fn ranking(&self) -> &QuestionModel {
+        self.ranking
     }
 
     pub fn index(&self) -> &SearchIndex {
@@ -241,6 +260,7 @@ impl Engine {
             handoff_label: h.label.clone(),
             passages: Vec::new(),
             confidence: None,
+            certainty: None,
             personal_advice: false,
             escalate: false,
             alarm: None,
@@ -336,30 +356,60 @@ impl Engine {
         self.reply(Outcome::Smalltalk, "en", message.clone())
     }
 
+    /// The search's candidates for a message, in the bot's order, and the search's confidence
+    /// that the message is about the guide at all (of its own first candidate).
+    pub fn rank(
+        &self,
+        cleaned: &str,
+    ) -> Result<(SearchResult, f32, Ranked), tantivy::TantivyError> {
+        let wanted = self.settings.search.max_results;
+        let mut result = self.index.search(cleaned, wanted.max(CANDIDATES))?;
+        let confidence = confidence(&result.hits);
+        let hits = std::mem::take(&mut result.hits);
+        let mut ranked = self.ranking.rank(&triage::normalize(cleaned), hits);
+        if ranked
+            .hits
+            .first()
+            .is_some_and(|h| !self.ranking.knows(&h.id))
+        {
+            // the model cannot say how sure it is of a passage added after it was trained; the
+            // search's confidence, which the certainty's threshold was chosen close to, can
+            ranked.certainty = confidence;
+        }
+        ranked.hits.truncate(wanted);
+        ranked.probabilities.truncate(wanted);
+        Ok((result, confidence, ranked))
+    }
+
     fn search(&self, cleaned: &str, lower: &str) -> Reply {
         let texts = &self.settings.reply;
         let cfg = &self.settings.search;
-        let result = match self.index.search(cleaned, cfg.max_results) {
-            Ok(result) => result,
+        let (result, confidence, ranked) = match self.rank(cleaned) {
+            Ok(found) => found,
             Err(e) => {
                 tracing::error!(error = %e, "search failed");
                 return self.reply(Outcome::NoMatch, "en", texts.no_match.clone());
             }
         };
         let personal_advice = self.intents.advice(lower);
-        let confidence = confidence(&result.hits);
-        let mut reply = match result.hits.first() {
-            Some(best) if confidence >= cfg.answer_confidence => {
-                let mut reply = self.answer_with(best, &result, personal_advice);
-                reply.passages = result.hits;
+        let certainty = ranked.certainty;
+        let hits = ranked.hits;
+        let mut reply = match hits.first() {
+            Some(_) if confidence < cfg.suggest_confidence => {
+                let mut reply = self.reply(Outcome::NoMatch, "en", texts.no_match.clone());
+                reply.passages = hits;
                 reply
             }
-            Some(best) if confidence >= cfg.suggest_confidence => {
+            Some(best) if certainty >= cfg.answer_certainty => {
+                let mut reply = self.answer_with(best, &hits, &result, personal_advice);
+                reply.passages = hits;
+                reply
+            }
+            Some(best) => {
                 let mut reply = self.reply(Outcome::Suggest, "en", texts.suggest.clone());
                 reply.offer = texts.suggest_offer.clone();
                 let floor = best.score * cfg.suggest_ratio;
-                let offered: Vec<Hit> = result
-                    .hits
+                let offered: Vec<Hit> = hits
                     .into_iter()
                     .take(MAX_SUGGESTIONS)
                     .filter(|h| h.score >= floor)
@@ -374,19 +424,22 @@ impl Engine {
                 reply.passages = offered;
                 reply
             }
-            _ => {
-                let mut reply = self.reply(Outcome::NoMatch, "en", texts.no_match.clone());
-                reply.passages = result.hits;
-                reply
-            }
+            None => self.reply(Outcome::NoMatch, "en", texts.no_match.clone()),
         };
         reply.confidence = Some(confidence);
+        reply.certainty = Some(certainty);
         reply.personal_advice = personal_advice;
         reply
     }
 
     /// The reply that gives `best` as the answer, with the related passages under it.
-    fn answer_with(&self, best: &Hit, result: &SearchResult, personal_advice: bool) -> Reply {
+    fn answer_with(
+        &self,
+        best: &Hit,
+        hits: &[Hit],
+        result: &SearchResult,
+        personal_advice: bool,
+    ) -> Reply {
         let texts = &self.settings.reply;
         let cfg = &self.settings.search;
         let intro = if personal_advice {
@@ -412,7 +465,7 @@ impl Engine {
                 .as_deref()
                 .and_then(|l| self.settings.content_link(l)),
         });
-        reply.related = result.hits[1..]
+        reply.related = hits[1..]
             .iter()
             .filter(|h| h.score >= best.score * cfg.related_ratio && h.coverage >= cfg.min_coverage)
             .take(3)

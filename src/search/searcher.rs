@@ -46,6 +46,24 @@ pub struct Hit {
     pub coverage: f32,
 }
 
+#[cfg(test)]
+impl Hit {
+    /// A hit with only what ranking reads: for tests of what is done with hits.
+    pub(crate) fn scored(id: &str, score: f32, coverage: f32) -> Hit {
+        Hit {
+            id: id.into(),
+            title: id.into(),
+            guide_id: "g".into(),
+            guide_title: "G".into(),
+            kind: "guide".into(),
+            link: None,
+            body: String::new(),
+            score,
+            coverage,
+        }
+    }
+}
+
 /// The passages for one question, best first, with the analysed question.
 #[derive(Debug, Clone, Default)]
 pub struct SearchResult {

@@ -397,13 +397,15 @@ fn no_match_and_emergency(engine: StoreEngine) {
     assert!(footer_ok(e));
 }
 
-/// Thresholds that make a question of middling confidence a `suggest` whatever the calibration
-/// of the day: "when is it time to stop treatment" finds related passages, none confidently.
+/// Thresholds that make a question of middling certainty a `suggest` whatever the calibration
+/// of the day: "what other options are there" finds related passages (the second opinion, the
+/// quick answer, newer therapies) and could mean any of them, while a clear question ("what is
+/// TIL therapy?") is still answered.
 pub const SUGGEST_ENV: [(&str, &str); 2] = [
-    ("FAQBOT_SEARCH__ANSWER_CONFIDENCE", "0.9"),
+    ("FAQBOT_SEARCH__ANSWER_CERTAINTY", "0.9"),
     ("FAQBOT_SEARCH__SUGGEST_CONFIDENCE", "0.2"),
 ];
-pub const SUGGEST_QUESTION: &str = "when is it time to stop treatment";
+pub const SUGGEST_QUESTION: &str = "what other options are there";
 
 #[test]
 fn suggestions_are_buttons_and_a_chosen_one_comes_with_the_disclaimer() {

@@ -49,14 +49,23 @@ fn ask_json_prints_exactly_one_object_in_the_contract_shape() {
     let json = &run.json_lines()[0];
     assert_eq!(
         keys(json),
-        BTreeSet::from(["outcome", "reply", "language", "passages", "confidence"])
+        BTreeSet::from([
+            "outcome",
+            "reply",
+            "language",
+            "passages",
+            "confidence",
+            "certainty"
+        ])
     );
-    assert!(
-        json["confidence"]
-            .as_f64()
-            .is_some_and(|c| (0.0..=1.0).contains(&c)),
-        "{json}"
-    );
+    for measure in ["confidence", "certainty"] {
+        assert!(
+            json[measure]
+                .as_f64()
+                .is_some_and(|c| (0.0..=1.0).contains(&c)),
+            "{json}"
+        );
+    }
     assert_eq!(json["outcome"], "answer");
     assert_eq!(json["language"], "en");
     let reply = json["reply"].as_str().expect("reply is a string");
@@ -131,10 +140,10 @@ fn ask_json_without_a_question_answers_each_stdin_line_in_order() {
     assert_eq!(lines[7]["passages"][0]["id"], "neuropathy");
     let footer = footer();
     for (n, line) in lines.iter().enumerate() {
-        // the confidence is there when a search ran
+        // the confidence and certainty are there when a search ran
         let mut expected = BTreeSet::from(["outcome", "reply", "language", "passages"]);
         if [2, 3, 5, 7].contains(&n) {
-            expected.insert("confidence");
+            expected.extend(["confidence", "certainty"]);
         }
         assert_eq!(keys(line), expected, "line {n}");
         let reply = line["reply"].as_str().expect("reply");
@@ -201,6 +210,20 @@ fn check_passes_good_content_without_building_anything() {
         run.stderr
     );
     assert!(!f.index.exists(), "check builds no index");
+    // the fixture's passages are not the shipped guide's: the question model never saw them
+    assert!(
+        run.stderr.contains("trained without 8 passage(s)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_on_the_shipped_content_finds_every_passage_known_to_the_question_model() {
+    let index = tempfile::tempdir().expect("a temporary folder");
+    let run = Faqbot::shipped(index.path(), &["check"]).run().ok();
+    assert!(run.stderr.contains("no errors"), "{}", run.stderr);
+    assert!(!run.stderr.contains("trained without"), "{}", run.stderr);
 }
 
 #[test]

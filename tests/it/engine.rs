@@ -214,7 +214,7 @@ fn a_language_the_content_does_not_cover_is_said_so() {
 fn personal_treatment_questions_get_the_advice_introduction() {
     let bot = Shipped::new();
     let texts = &bot.engine.settings().reply;
-    let q = "how much opdivo should she take";
+    let q = "should my husband try opdivo now that keytruda failed";
     let reply = bot.answer(q);
     assert_outcome(&reply, Outcome::Answer, q);
     assert!(reply.personal_advice);
@@ -277,7 +277,7 @@ fn a_long_passage_is_trimmed_to_the_relevant_part_with_a_way_to_read_all() {
     // the answer confidence is calibrated on the shipped guide; on the small fixture a match in
     // one long body is a suggestion, and this test is about how an answer is shortened
     let mut env = f.env();
-    env.push(("FAQBOT_SEARCH__ANSWER_CONFIDENCE".into(), "0.3".into()));
+    env.push(("FAQBOT_SEARCH__ANSWER_CERTAINTY".into(), "0.3".into()));
     env.push(("FAQBOT_SEARCH__SUGGEST_CONFIDENCE".into(), "0.3".into()));
     let engine = crate::helpers::engine_with(
         faqbot::settings::Settings::load_from(None, env).expect("settings"),

@@ -15,39 +15,15 @@
 //! compares its probabilities with the script's on `model_check.tsv`. Retrain when the
 //! question sets grow.
 
-use rustc_hash::FxHashMap;
+use crate::core::features::{self, Table};
 
 const WEIGHTS: &str = include_str!("model.tsv");
-
-/// The n-grams of letters taken from each word, padded with a space on each side.
-const PIECES: [usize; 3] = [3, 4, 5];
-
-/// Which kind of feature a weight belongs to: a word, two words in a row, or a piece of a word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Kind {
-    Word,
-    Pair,
-    Piece,
-}
-
-impl Kind {
-    fn tag(self) -> &'static str {
-        match self {
-            Kind::Word => "w",
-            Kind::Pair => "b",
-            Kind::Piece => "c",
-        }
-    }
-}
 
 /// The learned weights.
 pub struct Model {
     threshold: f32,
     bias: f32,
-    /// One map per kind of feature, so that a look-up borrows the message's text.
-    words: FxHashMap<Box<str>, f32>,
-    pairs: FxHashMap<Box<str>, f32>,
-    pieces: FxHashMap<Box<str>, f32>,
+    weights: Table<f32>,
 }
 
 impl Model {
@@ -62,9 +38,7 @@ impl Model {
         let mut model = Model {
             threshold: 0.0,
             bias: 0.0,
-            words: FxHashMap::default(),
-            pairs: FxHashMap::default(),
-            pieces: FxHashMap::default(),
+            weights: Table::default(),
         };
         for (n, line) in text.lines().enumerate() {
             if line.starts_with('#') || line.is_empty() {
@@ -76,16 +50,7 @@ impl Model {
             match name {
                 "threshold" => threshold = Some(value),
                 "bias" => bias = Some(value),
-                _ => {
-                    let (tag, feature) = name.split_once(' ').ok_or_else(bad)?;
-                    let map = match tag {
-                        "w" => &mut model.words,
-                        "b" => &mut model.pairs,
-                        "c" => &mut model.pieces,
-                        _ => return Err(bad()),
-                    };
-                    map.insert(Box::from(feature), value);
-                }
+                _ => *model.weights.entry(name).ok_or_else(bad)? = value,
             }
         }
         model.threshold = threshold.ok_or("model.tsv: no threshold")?;
@@ -114,26 +79,11 @@ impl Model {
 
     /// The logit, and with `parts` each weighted feature's share of it.
     fn score(&self, normalized: &str, parts: bool) -> (f32, Vec<(String, f32)>) {
-        let counts = features(normalized);
-        // each feature counts 1 + ln(count), and the vector is scaled to length 1 over every
-        // feature of the message, known to the model or not
-        let value = |count: u32| 1.0 + (count as f32).ln();
-        let length = counts
-            .values()
-            .map(|&c| value(c) * value(c))
-            .sum::<f32>()
-            .sqrt()
-            .max(f32::MIN_POSITIVE);
         let mut z = self.bias;
         let mut shares = Vec::new();
-        for (&(kind, feature), &count) in &counts {
-            let map = match kind {
-                Kind::Word => &self.words,
-                Kind::Pair => &self.pairs,
-                Kind::Piece => &self.pieces,
-            };
-            if let Some(w) = map.get(feature) {
-                let share = w * value(count) / length;
+        for (kind, feature, value) in features::weighted(normalized) {
+            if let Some(w) = self.weights.get(kind, feature) {
+                let share = w * value;
                 z += share;
                 if parts {
                     shares.push((format!("{} {feature:?}", kind.tag()), share));
@@ -163,41 +113,6 @@ pub fn long_enough(normalized: &str) -> bool {
     words >= 8
 }
 
-/// Every feature of a normalized message (words separated by single spaces, a space at each
-/// end) with its count. A word, a word pair and a word with its spaces are all slices of it.
-fn features(normalized: &str) -> FxHashMap<(Kind, &str), u32> {
-    let mut counts: FxHashMap<(Kind, &str), u32> = FxHashMap::default();
-    // the spaces in the text, each word between two of them
-    let spaces: Vec<usize> = normalized
-        .char_indices()
-        .filter(|&(_, c)| c == ' ')
-        .map(|(i, _)| i)
-        .collect();
-    let mut add = |kind, feature| *counts.entry((kind, feature)).or_insert(0) += 1;
-    for (i, pair) in spaces.windows(2).enumerate() {
-        let (before, after) = (pair[0], pair[1]);
-        if after == before + 1 {
-            continue;
-        }
-        add(Kind::Word, &normalized[before + 1..after]);
-        if let Some(&next) = spaces.get(i + 2) {
-            add(Kind::Pair, &normalized[before + 1..next]);
-        }
-        let padded = &normalized[before..=after];
-        let bounds: Vec<usize> = padded
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain([padded.len()])
-            .collect();
-        for n in PIECES {
-            for w in bounds.windows(n + 1) {
-                add(Kind::Piece, &padded[w[0]..w[n]]);
-            }
-        }
-    }
-    counts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,21 +133,6 @@ mod tests {
             n += 1;
         }
         assert!(n >= 40, "{n} sentences checked");
-    }
-
-    #[test]
-    fn features_are_words_pairs_and_pieces_of_padded_words() {
-        let counts = features(" ab ab cd ");
-        assert_eq!(counts[&(Kind::Word, "ab")], 2);
-        assert_eq!(counts[&(Kind::Pair, "ab ab")], 1);
-        assert_eq!(counts[&(Kind::Pair, "ab cd")], 1);
-        assert_eq!(counts[&(Kind::Piece, " ab")], 2);
-        assert_eq!(counts[&(Kind::Piece, " ab ")], 2);
-        assert_eq!(counts[&(Kind::Piece, "cd ")], 1);
-        assert!(!counts.contains_key(&(Kind::Piece, "ab a")));
-        // two words, two pairs, three pieces of each word
-        assert_eq!(counts.len(), 2 + 2 + 3 + 3);
-        assert!(features(" ").is_empty());
     }
 
     #[test]
