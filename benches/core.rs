@@ -1,6 +1,6 @@
 //! Criterion benches of the core on the shipped content: the reply to one question (cycling
-//! through every question of the eval set), the emergency check alone, parsing `faq/`, and
-//! building its index.
+//! through every question of the eval set), the search with and without the question model,
+//! the emergency check alone, parsing `faq/`, and building its index.
 //!
 //! `cargo bench --bench core`
 
@@ -29,6 +29,33 @@ fn reply(c: &mut Criterion) {
             let q = &questions[next % questions.len()];
             next += 1;
             black_box(bench.engine.answer(black_box(q)))
+        })
+    });
+}
+
+/// What the question model adds to a reply, as three benches over the same questions: the
+/// search for five passages (what a reply searched for before the model), for ten, and for
+/// ten reordered by the model (`Engine::rank`, what a reply searches now).
+fn ranking(c: &mut Criterion) {
+    let bench = common::Bench::new(&common::shipped_content());
+    let (questions, _) = common::shipped_questions();
+    let index = bench.engine.index();
+    for (name, depth) in [("core/search/5", 5), ("core/search/10", 10)] {
+        let mut next = 0usize;
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let q = &questions[next % questions.len()];
+                next += 1;
+                black_box(index.search(black_box(q), depth).ok())
+            })
+        });
+    }
+    let mut next = 0usize;
+    c.bench_function("core/search/10+model", |b| {
+        b.iter(|| {
+            let q = &questions[next % questions.len()];
+            next += 1;
+            black_box(bench.engine.rank(black_box(q)).ok())
         })
     });
 }
@@ -90,5 +117,5 @@ fn build(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, reply, triage, parse, build);
+criterion_group!(benches, reply, ranking, triage, parse, build);
 criterion_main!(benches);

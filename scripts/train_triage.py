@@ -73,14 +73,15 @@ def normalize(text):
     return "".join(out).strip()
 
 
-def features(text):
+def features(text, pieces=True):
+    """Words, word pairs and (with `pieces`) pieces of words: src/core/features.rs."""
     words = normalize(text).split()
     counts = collections.Counter()
     for w in words:
         counts["w " + w] += 1
     for a, b in zip(words, words[1:]):
         counts["b " + a + " " + b] += 1
-    for w in words:
+    for w in words if pieces else []:
         padded = " " + w + " "
         for n in (3, 4, 5):
             for i in range(len(padded) - n + 1):
@@ -88,8 +89,8 @@ def features(text):
     return counts
 
 
-def vector(text):
-    values = {k: 1.0 + math.log(v) for k, v in features(text).items()}
+def vector(text, pieces=True):
+    values = {k: 1.0 + math.log(v) for k, v in features(text, pieces).items()}
     length = math.sqrt(sum(x * x for x in values.values())) or 1.0
     return {k: x / length for k, x in values.items()}
 
@@ -116,11 +117,11 @@ def guide_sentences():
     return out
 
 
-def matrix(texts, vocab, grow):
+def matrix(texts, vocab, grow, pieces=True):
     from scipy.sparse import csr_matrix
     data, cols, rows = [], [], [0]
     for t in texts:
-        for k, x in vector(t).items():
+        for k, x in vector(t, pieces).items():
             if k not in vocab:
                 if not grow:
                     continue

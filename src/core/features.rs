@@ -5,7 +5,8 @@
 //!
 //! The emergency check's model (`triage::model`) and the question model (`ranking`) read the
 //! same features of the same normalised text (`triage::normalize`), as their training scripts
-//! (`scripts/train_triage.py`, `scripts/train_ranker.py`) compute them.
+//! (`scripts/train_triage.py`, `scripts/train_ranker.py`) compute them; the question model
+//! without the pieces, which did not make it rank better and were most of its cost.
 
 use rustc_hash::FxHashMap;
 
@@ -85,9 +86,9 @@ impl<T> Table<T> {
 
 /// Every feature of a normalized message (words separated by single spaces, a space at each
 /// end) with its value: 1 + ln(count), the vector scaled to length 1 over every feature of the
-/// message, known to a model or not.
-pub(crate) fn weighted(normalized: &str) -> Vec<(Kind, &str, f32)> {
-    let counts = features(normalized);
+/// message, known to a model or not. Without `pieces`, words and pairs only.
+pub(crate) fn weighted(normalized: &str, pieces: bool) -> Vec<(Kind, &str, f32)> {
+    let counts = features(normalized, pieces);
     let value = |count: u32| 1.0 + (count as f32).ln();
     let length = counts
         .values()
@@ -101,9 +102,9 @@ pub(crate) fn weighted(normalized: &str) -> Vec<(Kind, &str, f32)> {
         .collect()
 }
 
-/// Every feature of a normalized message with its count. A word, a word pair and a word with
-/// its spaces are all slices of it.
-pub(crate) fn features(normalized: &str) -> FxHashMap<(Kind, &str), u32> {
+/// Every feature of a normalized message with its count (pieces of words only with `pieces`).
+/// A word, a word pair and a word with its spaces are all slices of it.
+pub(crate) fn features(normalized: &str, pieces: bool) -> FxHashMap<(Kind, &str), u32> {
     let mut counts: FxHashMap<(Kind, &str), u32> = FxHashMap::default();
     // the spaces in the text, each word between two of them
     let spaces: Vec<usize> = normalized
@@ -120,6 +121,9 @@ pub(crate) fn features(normalized: &str) -> FxHashMap<(Kind, &str), u32> {
         add(Kind::Word, &normalized[before + 1..after]);
         if let Some(&next) = spaces.get(i + 2) {
             add(Kind::Pair, &normalized[before + 1..next]);
+        }
+        if !pieces {
+            continue;
         }
         let padded = &normalized[before..=after];
         let bounds: Vec<usize> = padded
@@ -142,7 +146,7 @@ mod tests {
 
     #[test]
     fn features_are_words_pairs_and_pieces_of_padded_words() {
-        let counts = features(" ab ab cd ");
+        let counts = features(" ab ab cd ", true);
         assert_eq!(counts[&(Kind::Word, "ab")], 2);
         assert_eq!(counts[&(Kind::Pair, "ab ab")], 1);
         assert_eq!(counts[&(Kind::Pair, "ab cd")], 1);
@@ -152,12 +156,15 @@ mod tests {
         assert!(!counts.contains_key(&(Kind::Piece, "ab a")));
         // two words, two pairs, three pieces of each word
         assert_eq!(counts.len(), 2 + 2 + 3 + 3);
-        assert!(features(" ").is_empty());
+        assert!(features(" ", true).is_empty());
+        let no_pieces = features(" ab ab cd ", false);
+        assert_eq!(no_pieces.len(), 2 + 2);
+        assert!(no_pieces.keys().all(|(kind, _)| *kind != Kind::Piece));
     }
 
     #[test]
     fn the_weighted_vector_has_length_one() {
-        let v = weighted(" ab ab cd ");
+        let v = weighted(" ab ab cd ", true);
         let length: f32 = v.iter().map(|(_, _, x)| x * x).sum::<f32>().sqrt();
         assert!((length - 1.0).abs() < 1e-5, "{length}");
         let ab = v.iter().find(|(k, f, _)| *k == Kind::Word && *f == "ab");
@@ -165,7 +172,7 @@ mod tests {
         // twice counts 1 + ln 2 times once
         let (ab, cd) = (ab.map(|t| t.2), cd.map(|t| t.2));
         assert!(matches!((ab, cd), (Some(a), Some(c)) if (a / c - (1.0 + 2f32.ln())).abs() < 1e-5));
-        assert!(weighted(" ").is_empty());
+        assert!(weighted(" ", true).is_empty());
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! by people who never saw the guide, 78-82% of first passages were right. What tells siblings
 //! apart is how people ask for each ("worth switching to opdivo" is one passage, "why did it
 //! stop working" another), which a model of the question's words can learn and word overlap
-//! cannot. This one is a logistic model over the passages (one weight per feature and passage)
-//! trained by `scripts/train_ranker.py` on the guide's own `ask:` lines, titles, keywords and
-//! sentences and on labelled question sets; its weights are data, in `model.tsv`.
+//! cannot. This one is a logistic model over the passages (one weight per word or pair of
+//! words and passage) trained by `scripts/train_ranker.py` on the guide's own `ask:` lines,
+//! titles, keywords and sentences and on labelled question sets; its weights are data, in
+//! `model.tsv`.
 //!
 //! The candidates are reordered by `ln(score / best score) + LAMBDA · ln(probability)`: the
 //! search still decides what is relevant at all, the model which of the relevant it is. Each
@@ -154,7 +155,8 @@ impl QuestionModel {
     /// [`super::triage::normalize`]d.
     fn probabilities(&self, normalized: &str) -> Vec<f32> {
         let mut z = self.bias.clone();
-        for (kind, feature, value) in features::weighted(normalized) {
+        // words and pairs: pieces of words ranked no better (scripts/train_ranker.py)
+        for (kind, feature, value) in features::weighted(normalized, false) {
             for &(i, w) in self.weights.get(kind, feature).into_iter().flatten() {
                 z[usize::from(i)] += w * value;
             }

@@ -81,7 +81,7 @@ impl Model {
     fn score(&self, normalized: &str, parts: bool) -> (f32, Vec<(String, f32)>) {
         let mut z = self.bias;
         let mut shares = Vec::new();
-        for (kind, feature, value) in features::weighted(normalized) {
+        for (kind, feature, value) in features::weighted(normalized, true) {
             if let Some(w) = self.weights.get(kind, feature) {
                 let share = w * value;
                 z += share;
