@@ -71,9 +71,12 @@ LONE_LEAD = 10.0
 MIN_SCORE = 1e-3
 LAMBDAS = [0.3, 0.5, 0.7, 1.0, 1.5]
 CERTAINTY = ["log_probability", "lead"]
-# the search's confidence under which a question is about nothing in the guide (config.toml's
-# search.suggest_confidence): those get "nothing found" whatever the model says
-RELATED = 0.45
+RELEVANCE = ["confidence", "none"]
+# the class of questions about no passage: the off-topic questions of the sets
+NONE = "(none)"
+# the relevance under which a question is about nothing in the guide (config.toml's
+# search.suggest_confidence, chosen from this script's table): "nothing found"
+RELATED = 0.55
 # marks, in the table, the lowest certainty whose held-out answers are right this often
 PRECISION = 0.95
 
@@ -131,7 +134,10 @@ def guide_examples(ps):
 
 
 def label(item, ps):
-    """The passage an answerable question is about, or None when it cannot be told."""
+    """The passage an answerable question is about (NONE for an off-topic one), or None when it
+    cannot be told."""
+    if item["type"] == "off_topic":
+        return NONE
     if item.get("section") in ps:
         return item["section"]
     phrases = [norm(x) for x in item.get("expect_any", [])]
@@ -191,13 +197,21 @@ def certainty_features(ranked, probs, known):
     return [math.log(p + FLOOR), math.log1p(v1 - v2)]
 
 
-def logistic_fit(rows, ys):
+def relevance_features(row):
+    """The search's confidence (as a logit) and the logarithm of the model's probability that
+    the question is about no passage."""
+    c = min(max(row["search"], FLOOR), 1.0 - FLOOR)
+    return [math.log(c / (1.0 - c)), math.log(row["none"] + FLOOR)]
+
+
+def logistic_fit(rows, ys, balanced=False):
     """Weights of a logistic regression on standardised features, as raw-feature weights."""
     from sklearn.linear_model import LogisticRegression
     import numpy as np
     x = np.array(rows)
     mean, std = x.mean(0), x.std(0) + 1e-9
-    m = LogisticRegression(C=1.0, max_iter=5000).fit((x - mean) / std, ys)
+    m = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced" if balanced else None)
+    m = m.fit((x - mean) / std, ys)
     w = m.coef_[0] / std
     return float(m.intercept_[0] - (m.coef_[0] * mean / std).sum()), [float(v) for v in w]
 
@@ -252,17 +266,16 @@ def main():
 
     # every question's probabilities from a model that did not see it
     oof = [None] * len(items)
-    for path in SETS + [None]:
-        held = os.path.basename(path) if path else None
+    for path in SETS + OFF_TOPIC:
+        held = os.path.basename(path)
         x, y = list(gx), list(gy)
         for name, it in items:
-            lab = label(it, ps) if it["type"] == "answerable" else None
+            lab = label(it, ps)
             if lab and name != held:
                 x.append(it["q"])
                 y.append(lab)
         model, vocab = fit(x, y, a.c)
-        todo = [i for i, (name, it) in enumerate(items)
-                if (name == held) or (held is None and oof[i] is None)]
+        todo = [i for i, (name, it) in enumerate(items) if name == held]
         for i, p in zip(todo, probabilities(model, vocab, [items[i][1]["q"] for i in todo])):
             oof[i] = p
 
@@ -282,7 +295,8 @@ def main():
                 "right1": ranked[0][1]["id"] in ok,
                 "right3": any(c["id"] in ok for _, c in ranked[:3]),
                 "f": certainty_features(ranked, probs, known),
-                "related": reply["confidence"],
+                "search": reply["confidence"],
+                "none": probs.get(NONE, 0.0),
             })
         return rows
 
@@ -305,6 +319,19 @@ def main():
         import pickle
         pickle.dump(best, open(os.environ["RANKER_DUMP"], "wb"))
 
+    rbias, rweights = logistic_fit([relevance_features(r) for r in rows],
+                                   [int(r["kind"] == "answerable") for r in rows], balanced=True)
+    print("relevance: bias %.3f, %s" % (rbias, ", ".join(f"{n} {w:.3f}" for n, w in zip(RELEVANCE, rweights))))
+    for r in rows:
+        r["related"] = logistic(rbias, rweights, relevance_features(r))
+    off = sorted((r["related"] for r in rows if r["kind"] == "off_topic"), reverse=True)
+    ans = [r for r in rows if r["kind"] == "answerable"]
+    print(f"  the most relevant off-topic questions: {', '.join(f'{v:.3f}' for v in off[:4])}")
+    for t in (0.3, 0.4, 0.45, 0.5, 0.55, 0.6):
+        print(f"  suggest at {t:.2f}: off-topic offered passages {sum(v >= t for v in off)}/{len(off)}, "
+              f"answerable {sum(r['related'] >= t for r in ans)}/{len(ans)} "
+              f"(the search's confidence alone: {sum(r['search'] >= t for r in ans)}, "
+              f"off-topic {sum(r['search'] >= t for r in rows if r['kind'] == 'off_topic')})")
     related = [r for r in rows if r["related"] >= RELATED]
     fit_rows = [r for r in related if r["kind"] == "answerable"]
     cbias, cweights = logistic_fit([r["f"] for r in fit_rows], [int(r["right1"]) for r in fit_rows])
@@ -315,7 +342,7 @@ def main():
 
     x, y = list(gx), list(gy)
     for _, it in items:
-        lab = label(it, ps) if it["type"] == "answerable" else None
+        lab = label(it, ps)
         if lab:
             x.append(it["q"])
             y.append(lab)
@@ -338,6 +365,9 @@ def main():
         f.write(f"certainty bias\t{cbias:.4f}\n")
         for n, w in zip(CERTAINTY, cweights):
             f.write(f"certainty {n}\t{w:.4f}\n")
+        f.write(f"relevance bias\t{rbias:.4f}\n")
+        for n, w in zip(RELEVANCE, rweights):
+            f.write(f"relevance {n}\t{w:.4f}\n")
         for cls, b in zip(model.classes_, model.intercept_):
             f.write(f"bias {cls}\t{b:.4f}\n")
         for j, feat in enumerate(features):

@@ -236,9 +236,13 @@ struct JsonReply<'a> {
     language: &'a str,
     passages: Vec<JsonPassage<'a>>,
     /// How sure the search is that the question is about the guide (absent when no search
-    /// ran): what `search.suggest_confidence` is compared with.
+    /// ran).
     #[serde(skip_serializing_if = "Option::is_none")]
     confidence: Option<f32>,
+    /// How likely the question is about the guide, from that and the question model (absent
+    /// when no search ran): what `search.suggest_confidence` is compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relevance: Option<f32>,
     /// How sure the question model is that the first passage is the one asked for (absent
     /// when no search ran): what `search.answer_certainty` is compared with.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -278,6 +282,7 @@ pub fn reply_json(reply: &Reply) -> String {
             })
             .collect(),
         confidence: reply.confidence.map(round3),
+        relevance: reply.relevance.map(round3),
         certainty: reply.certainty.map(round3),
     };
     // serialising plain strings and numbers cannot fail; fall back to an empty object anyway
@@ -496,7 +501,8 @@ fn explain_text(engine: &Engine, question: &str) -> String {
             }
             let cfg = &engine.settings().search;
             let certainty = ranked.certainty;
-            let verdict = if ranked.hits.is_empty() || confidence < cfg.suggest_confidence {
+            let relevance = engine.ranking().relevance(confidence, ranked.none);
+            let verdict = if ranked.hits.is_empty() || relevance < cfg.suggest_confidence {
                 "no_match"
             } else if certainty >= cfg.answer_certainty {
                 "answer"
@@ -504,7 +510,8 @@ fn explain_text(engine: &Engine, question: &str) -> String {
                 "suggest"
             };
             out.push_str(&format!(
-                "  confidence {confidence:.3} (suggest at {:.2}), certainty {certainty:.3} (answer at {:.2}): {verdict}\n",
+                "  confidence {confidence:.3}, about no passage {:.3}: relevance {relevance:.3} (suggest at {:.2}); certainty {certainty:.3} (answer at {:.2}): {verdict}\n",
+                ranked.none,
                 cfg.suggest_confidence, cfg.answer_certainty
             ));
         }

@@ -107,6 +107,10 @@ pub struct Reply {
     /// How sure the search is that the question is about a passage of the guide, 0..1 (see
     /// [`confidence`]); `None` when no search ran.
     pub confidence: Option<f32>,
+    /// How likely the question is about something the guide answers, from the search's
+    /// confidence and the question model (see [`QuestionModel::relevance`]); `None` when no
+    /// search ran.
+    pub relevance: Option<f32>,
     /// How sure the question model is that the first passage is the one asked for, 0..1 (see
     /// [`QuestionModel`]); `None` when no search ran.
     pub certainty: Option<f32>,
@@ -260,6 +264,7 @@ impl Engine {
             handoff_label: h.label.clone(),
             passages: Vec::new(),
             confidence: None,
+            relevance: None,
             certainty: None,
             personal_advice: false,
             escalate: false,
@@ -393,9 +398,10 @@ impl Engine {
         };
         let personal_advice = self.intents.advice(lower);
         let certainty = ranked.certainty;
+        let relevance = self.ranking.relevance(confidence, ranked.none);
         let hits = ranked.hits;
         let mut reply = match hits.first() {
-            Some(_) if confidence < cfg.suggest_confidence => {
+            Some(_) if relevance < cfg.suggest_confidence => {
                 let mut reply = self.reply(Outcome::NoMatch, "en", texts.no_match.clone());
                 reply.passages = hits;
                 reply
@@ -427,6 +433,7 @@ impl Engine {
             None => self.reply(Outcome::NoMatch, "en", texts.no_match.clone()),
         };
         reply.confidence = Some(confidence);
+        reply.relevance = Some(relevance);
         reply.certainty = Some(certainty);
         reply.personal_advice = personal_advice;
         reply

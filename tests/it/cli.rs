@@ -55,10 +55,11 @@ fn ask_json_prints_exactly_one_object_in_the_contract_shape() {
             "language",
             "passages",
             "confidence",
+            "relevance",
             "certainty"
         ])
     );
-    for measure in ["confidence", "certainty"] {
+    for measure in ["confidence", "relevance", "certainty"] {
         assert!(
             json[measure]
                 .as_f64()
@@ -140,10 +141,10 @@ fn ask_json_without_a_question_answers_each_stdin_line_in_order() {
     assert_eq!(lines[7]["passages"][0]["id"], "neuropathy");
     let footer = footer();
     for (n, line) in lines.iter().enumerate() {
-        // the confidence and certainty are there when a search ran
+        // the confidence, relevance and certainty are there when a search ran
         let mut expected = BTreeSet::from(["outcome", "reply", "language", "passages"]);
         if [2, 3, 5, 7].contains(&n) {
-            expected.extend(["confidence", "certainty"]);
+            expected.extend(["confidence", "relevance", "certainty"]);
         }
         assert_eq!(keys(line), expected, "line {n}");
         let reply = line["reply"].as_str().expect("reply");

@@ -44,6 +44,9 @@ const FLOOR: f32 = 1e-4;
 const MIN_SCORE: f32 = 1e-3;
 /// The lead of a passage found alone, as the training script counts it.
 const LONE_LEAD: f32 = 10.0;
+/// The model's class for questions about no passage (off-topic questions): not a passage id,
+/// which are lower-case letters, digits and hyphens.
+const NONE: &str = "(none)";
 
 /// The learned weights.
 pub struct QuestionModel {
@@ -51,7 +54,10 @@ pub struct QuestionModel {
     certainty_bias: f32,
     certainty_probability: f32,
     certainty_lead: f32,
-    /// The passages the model knows, by index.
+    relevance_bias: f32,
+    relevance_confidence: f32,
+    relevance_none: f32,
+    /// The passages the model knows, by index, and the class of questions about none.
     passages: Vec<Box<str>>,
     index: FxHashMap<Box<str>, usize>,
     bias: Vec<f32>,
@@ -67,6 +73,8 @@ pub struct Ranked {
     pub probabilities: Vec<f32>,
     /// How sure the model is that the first hit is the passage asked for, 0..1 (0 with no hit).
     pub certainty: f32,
+    /// The model's probability that the question is about no passage of the guide.
+    pub none: f32,
 }
 
 static SHARED: OnceLock<Result<QuestionModel, String>> = OnceLock::new();
@@ -86,6 +94,9 @@ impl QuestionModel {
             certainty_bias: f32::NAN,
             certainty_probability: f32::NAN,
             certainty_lead: f32::NAN,
+            relevance_bias: f32::NAN,
+            relevance_confidence: f32::NAN,
+            relevance_none: f32::NAN,
             passages: Vec::new(),
             index: FxHashMap::default(),
             bias: Vec::new(),
@@ -103,6 +114,9 @@ impl QuestionModel {
                 ["certainty bias", _] => model.certainty_bias = value,
                 ["certainty log_probability", _] => model.certainty_probability = value,
                 ["certainty lead", _] => model.certainty_lead = value,
+                ["relevance bias", _] => model.relevance_bias = value,
+                ["relevance confidence", _] => model.relevance_confidence = value,
+                ["relevance none", _] => model.relevance_none = value,
                 [name, _] => {
                     let passage = name.strip_prefix("bias ").ok_or_else(bad)?;
                     let i = model.passage_index(passage).ok_or_else(bad)?;
@@ -121,9 +135,14 @@ impl QuestionModel {
             model.certainty_bias,
             model.certainty_probability,
             model.certainty_lead,
+            model.relevance_bias,
+            model.relevance_confidence,
+            model.relevance_none,
         ];
         if parameters.iter().any(|p| p.is_nan()) {
-            return Err("ranking/model.tsv: lambda or a certainty weight is missing".into());
+            return Err(
+                "ranking/model.tsv: lambda or a certainty or relevance weight is missing".into(),
+            );
         }
         if model.passages.is_empty() {
             return Err("ranking/model.tsv: no passages".into());
@@ -148,7 +167,21 @@ impl QuestionModel {
 
     /// Whether the model was trained with this passage.
     pub fn knows(&self, passage: &str) -> bool {
-        self.index.contains_key(passage)
+        passage != NONE && self.index.contains_key(passage)
+    }
+
+    /// How likely a question is about something the guide answers, 0..1: a logistic model of
+    /// the search's confidence (as a logit) and the logarithm of the model's probability that
+    /// it is about no passage. Each tells off-topic questions apart where the other cannot: a
+    /// question about travel insurance shares telling words with the travel passage, and the
+    /// model knows how off-topic questions are worded; a question in words the model never
+    /// saw is left to the search.
+    pub fn relevance(&self, confidence: f32, none: f32) -> f32 {
+        let c = confidence.clamp(FLOOR, 1.0 - FLOOR);
+        let z = self.relevance_bias
+            + self.relevance_confidence * (c / (1.0 - c)).ln()
+            + self.relevance_none * (none + FLOOR).ln();
+        1.0 / (1.0 + (-z).exp())
     }
 
     /// The probability of each passage the model knows, by index, for a message
@@ -176,7 +209,7 @@ impl QuestionModel {
     fn probability_of(&self, probabilities: &[f32], passage: &str) -> f32 {
         match self.index.get(passage) {
             Some(&i) => probabilities[i],
-            None => 1.0 / self.passages.len() as f32,
+            None => 1.0 / (self.passages.len() - usize::from(self.index.contains_key(NONE))) as f32,
         }
     }
 
@@ -186,6 +219,7 @@ impl QuestionModel {
             return Ranked::default();
         }
         let probabilities = self.probabilities(normalized);
+        let none = self.index.get(NONE).map_or(0.0, |&i| probabilities[i]);
         let top = hits.iter().map(|h| h.score).fold(MIN_SCORE, f32::max);
         let mut ranked: Vec<(f32, f32, Hit)> = hits
             .into_iter()
@@ -207,6 +241,7 @@ impl QuestionModel {
             hits,
             probabilities,
             certainty: 1.0 / (1.0 + (-z).exp()),
+            none,
         }
     }
 }
@@ -300,7 +335,8 @@ mod tests {
         let ranked = model().rank(&normalize("what about car t for my father"), hits);
         let ids: Vec<&str> = ranked.hits.iter().map(|h| h.id.as_str()).collect();
         assert_eq!(ids, ["added-after-training", "also-new"]);
-        let neutral = 1.0 / model().passages.len() as f32;
+        // one over the passages it knows, not counting the class of off-topic questions
+        let neutral = 1.0 / (model().passages.len() - 1) as f32;
         assert!(ranked.probabilities.iter().all(|&p| p == neutral));
     }
 
@@ -331,16 +367,36 @@ mod tests {
     }
 
     #[test]
+    fn off_topic_questions_are_less_relevant_than_the_guides_at_the_same_confidence() {
+        let m = model();
+        let none = |q: &str| {
+            m.rank(&normalize(q), vec![hit("cross-border-preparation", 5.0)])
+                .none
+        };
+        let off = none("what is the weather like in beijing in march");
+        let on = none("what documents do we need to bring to the hospital in china");
+        assert!(off > on, "about no passage: off-topic {off}, on-topic {on}");
+        assert!(m.relevance(0.6, off) < m.relevance(0.6, on));
+        // and both measures move it the same way everywhere
+        assert!(m.relevance(0.9, 0.1) > m.relevance(0.5, 0.1));
+        assert!(m.relevance(0.5, 0.01) > m.relevance(0.5, 0.5));
+        for (c, n) in [(0.0, 0.0), (1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (0.5, 0.5)] {
+            assert!((0.0..=1.0).contains(&m.relevance(c, n)), "{c} {n}");
+        }
+        assert!(!m.knows(NONE), "no passage is called {NONE}");
+    }
+
+    #[test]
     fn a_bad_line_names_itself() {
-        let ok = "lambda\t0.3\ncertainty bias\t1\ncertainty log_probability\t1\ncertainty lead\t1\nbias a\t0\n";
+        let ok = "lambda\t0.3\ncertainty bias\t1\ncertainty log_probability\t1\ncertainty lead\t1\nrelevance bias\t0\nrelevance confidence\t1\nrelevance none\t-1\nbias a\t0\n";
         assert!(QuestionModel::parse(ok).is_ok());
         let e = QuestionModel::parse(&format!("{ok}x y\ta\t1\n")).err();
         assert_eq!(
             e.as_deref(),
-            Some("ranking/model.tsv line 6: \"x y\\ta\\t1\"")
+            Some("ranking/model.tsv line 9: \"x y\\ta\\t1\"")
         );
         let e = QuestionModel::parse(&format!("{ok}w y\ta\tone\n")).err();
-        assert!(e.is_some_and(|e| e.contains("line 6")));
+        assert!(e.is_some_and(|e| e.contains("line 9")));
         assert!(QuestionModel::parse("bias a\t0\n").is_err());
         assert!(QuestionModel::parse(
             "lambda\t0.3\ncertainty bias\t1\ncertainty log_probability\t1\ncertainty lead\t1\n"

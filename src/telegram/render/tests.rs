@@ -150,6 +150,7 @@ fn reply(outcome: Outcome, message: &str, passage: Option<Shown>) -> Reply {
         handoff_label: "Contact us".into(),
         passages: Vec::new(),
         confidence: None,
+        relevance: None,
         certainty: None,
         personal_advice: false,
         escalate: false,
