@@ -13,10 +13,10 @@ titles, keywords and sentences. The bot reorders the search's candidates by
 
 and how sure it is of the first passage (its certainty) is a logistic model of the logarithm
 of that passage's probability and of its lead over the second in that order. The certainty
-decides between giving the answer and offering the first passages to choose from; whether the
-question is about the guide at all stays the search's confidence (src/core/confidence.rs):
-under it, "nothing found", whatever the model says, since a model that has only ever seen
-questions about the guide finds a passage for any question.
+decides between giving the answer and offering the first passages to choose from. Off-topic
+questions are a class of the model's own, "(none)", and whether a question is about the guide
+at all (its relevance) is a logistic model of the search's confidence (src/core/confidence.rs)
+and the logarithm of that class's probability: under the threshold, "nothing found".
 
 Features are the emergency model's (scripts/train_triage.py, src/core/features.rs) without the
 pieces of words: the words and word pairs of the normalised text, each 1 + ln(count), scaled to
@@ -30,15 +30,16 @@ What it does:
    candidate passages with their scores and coverage, and the search's confidence;
 3. for each set, a model trained on the guide and the other sets predicts it (so every
    probability used below comes from a model that never saw the question): the hit@1 of
-   search alone and reordered, for each LAMBDA tried, and the certainty's fit, with what
+   search alone and reordered, for each LAMBDA tried; the relevance's fit, with what
+   suggesting at each threshold would let through; and the certainty's fit, with what
    answering at each threshold would give;
 4. trains the model on everything, drops weights under --prune (they change no ranking
    measured, and make the file and the bot's memory several times smaller), and writes
-   model.tsv, with LAMBDA and the certainty's weights, and model_check.tsv (probabilities that
+   model.tsv, with LAMBDA and the certainty's and relevance's weights, and model_check.tsv (probabilities that
    src/core/ranking must reproduce).
 
-Only sets that are not held out belong here: eval/questions_C.jsonl is measured, never trained
-on. Retrain after the content's passages change (`faqbot check` names passages the model does
+Only sets that are not held out belong here: eval/questions_C.jsonl and questions_F.jsonl are
+measured, never trained on. Retrain after the content's passages change (`faqbot check` names passages the model does
 not know) or the question sets grow.
 
   scripts/train_ranker.py --cmd "target/release/faqbot ask --json"
@@ -60,6 +61,7 @@ from with_expect import norm  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "eval")
 OUT = os.path.join(ROOT, "src", "core", "ranking")
+# labelled sets trained on; C and F (eval/questions_C.jsonl, questions_F.jsonl) are held out
 SETS = [os.path.join(SHARED, "dev.jsonl")] + [
     os.path.join(ROOT, "eval", f"questions_{s}.jsonl") for s in "ABDE"]
 OFF_TOPIC = [os.path.join(ROOT, "eval", "offtopic_calibration.jsonl")]
@@ -77,8 +79,6 @@ NONE = "(none)"
 # the relevance under which a question is about nothing in the guide (config.toml's
 # search.suggest_confidence, chosen from this script's table): "nothing found"
 RELATED = 0.55
-# marks, in the table, the lowest certainty whose held-out answers are right this often
-PRECISION = 0.95
 
 
 def passages():
@@ -223,13 +223,12 @@ def logistic(bias, weights, f):
 
 def table(bias, weights, rows):
     """What the sets would get when answering at each certainty, suggesting below it, and
-    saying "nothing found" below RELATED; returns the lowest threshold meeting PRECISION."""
+    saying "nothing found" below RELATED."""
     ans = [r for r in rows if r["kind"] == "answerable"]
     off = [r for r in rows if r["kind"] == "off_topic"]
     print(f"  off-topic questions offered passages (search confidence >= {RELATED}): "
           f"{sum(r['related'] >= RELATED for r in off)}/{len(off)}")
     print("  answer at  answered  answered@1  precision  helped")
-    chosen = None
     for t in [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]:
         sure = [r["related"] >= RELATED and logistic(bias, weights, r["f"]) >= t for r in ans]
         given = [r for r, s in zip(ans, sure) if s]
@@ -239,9 +238,6 @@ def table(bias, weights, rows):
         precision = ok / max(len(given), 1)
         print(f"  {t:8.2f}  {len(given) / len(ans):8.1%}  {ok / len(ans):9.1%}  "
               f"{precision:9.1%}  {helped / len(ans):6.1%}")
-        if chosen is None and precision >= PRECISION:
-            chosen = t
-    return chosen if chosen is not None else 0.9
 
 
 def main():
@@ -336,9 +332,8 @@ def main():
     fit_rows = [r for r in related if r["kind"] == "answerable"]
     cbias, cweights = logistic_fit([r["f"] for r in fit_rows], [int(r["right1"]) for r in fit_rows])
     print("certainty: bias %.3f, %s" % (cbias, ", ".join(f"{n} {w:.3f}" for n, w in zip(CERTAINTY, cweights))))
-    threshold = table(cbias, cweights, rows)
-    print(f"lowest certainty whose answers were right {PRECISION:.0%} of the time: {threshold:.2f} "
-          "(config.toml's search.answer_certainty is chosen from this table)")
+    table(cbias, cweights, rows)
+    print("config.toml's search.answer_certainty is chosen from this table (README, \"Answer quality\")")
 
     x, y = list(gx), list(gy)
     for _, it in items:
@@ -360,7 +355,8 @@ def main():
     with open(os.path.join(OUT, "model.tsv"), "w", encoding="utf-8") as f:
         f.write("# written by scripts/train_ranker.py: do not edit\n")
         f.write(f"# {len(x)} examples: the guide's ask lines, titles, keywords and sentences, and "
-                f"the answerable questions of {', '.join(os.path.basename(s) for s in SETS)}\n")
+                f"the answerable and off-topic questions of "
+                f"{', '.join(os.path.basename(s) for s in SETS + OFF_TOPIC)}\n")
         f.write(f"lambda\t{lam:.3f}\n")
         f.write(f"certainty bias\t{cbias:.4f}\n")
         for n, w in zip(CERTAINTY, cweights):

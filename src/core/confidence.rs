@@ -16,9 +16,11 @@
 //! Coverage alone cannot tell a right first passage from a wrong one on questions written in
 //! other words than the guide's; the three together can (measured in the README's "Answer
 //! quality"). The weights were fitted by `scripts/calibrate.py` on question sets labelled with
-//! the passage that answers them; the thresholds that turn the score into a reply are
-//! `search.answer_confidence` and `search.suggest_confidence`. Refit after the content grows or
-//! the ranking changes: scores move with both.
+//! the passage that answers them. It is no longer compared with a threshold itself: it is part
+//! of the relevance (`QuestionModel::relevance`, compared with `search.suggest_confidence`),
+//! and stands in for the certainty (`search.answer_certainty`) for a passage the question model
+//! does not know. Refit after the content grows or the ranking changes, then retrain the
+//! question model (`scripts/train_ranker.py`), which reads it.
 
 use crate::search::Hit;
 

@@ -121,14 +121,17 @@ fn ask_json_without_a_question_answers_each_stdin_line_in_order() {
             "smalltalk",
             "no_match",
             "answer",
-            "answer",
+            // the garbled words count against the search's confidence, which is what decides
+            // for passages the question model does not know: offered, not given
+            "suggest",
             "handoff",
             "no_match",
             "emergency",
             // a lay phrase matched through a synonym in one body only, on a fixture of a few
-            // passages: below the suggestion threshold of the confidence fitted on the shipped
-            // guide (that guide answers it: its alternate questions have the lay words)
-            "no_match"
+            // passages: the search's confidence is low, but the question model has seen such
+            // words in questions about the guide, not in off-topic ones, so the passage is
+            // offered rather than given (the model does not know the fixture's passages)
+            "suggest"
         ],
         "{}",
         run.stdout
