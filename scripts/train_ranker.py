@@ -364,12 +364,13 @@ def main():
         f.write(f"relevance bias\t{rbias:.4f}\n")
         for n, w in zip(RELEVANCE, rweights):
             f.write(f"relevance {n}\t{w:.4f}\n")
+        # the passages, numbered in this order, then each feature's passage:weight pairs
         for cls, b in zip(model.classes_, model.intercept_):
             f.write(f"bias {cls}\t{b:.4f}\n")
         for j, feat in enumerate(features):
-            for k, cls in enumerate(model.classes_):
-                if coef[k, j] != 0.0:
-                    f.write(f"{feat}\t{cls}\t{coef[k, j]:.4f}\n")
+            pairs = [f"{k}:{coef[k, j]:.4g}" for k in range(len(model.classes_)) if coef[k, j] != 0.0]
+            if pairs:
+                f.write(f"{feat}\t{' '.join(pairs)}\n")
     texts = [it["q"] for _, it in items[::20]] + gx[::40]
     with open(os.path.join(OUT, "model_check.tsv"), "w", encoding="utf-8") as f:
         f.write("# written by scripts/train_ranker.py: probability of the passage, passage, text\n")

@@ -23,13 +23,22 @@ fn main() -> ExitCode {
 /// freed in one stays there: serving the load test, the bot's two runtime threads each kept
 /// ~13 MB of such arenas, and the peak RSS was 69.4 MiB against the 64 MB target. Two arenas
 /// make it 61.1 MiB at the same CPU per update (BENCHMARKS.md). Other allocators leave this alone.
+///
+/// glibc also raises the size from which it maps an allocation on its own (returned to the
+/// system when freed) each time such a block is freed, up to 32 MB, so that after start-up
+/// large buffers stay in the heap. Fixing it at 128 KiB lowered the load test's peak from
+/// 63.8–64.4 to 63.5–63.6 MiB at the same CPU per update; at 32 KiB it was 63.0–63.4 MiB but
+/// 10% more CPU (BENCHMARKS.md).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
-    // SAFETY: mallopt only sets a tunable of glibc's allocator; it is called first thing in
+    /// Allocations from this size are mapped on their own (see above).
+    const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
+    // SAFETY: mallopt only sets tunables of glibc's allocator; it is called first thing in
     // main, before any other thread exists, and its result (0 on a refused value) needs no
     // handling: the default then stays.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     }
 }
 

@@ -42,10 +42,12 @@ impl Kind {
 }
 
 /// A model's values by feature: one map per kind, so that a look-up borrows the message's text.
+/// The features are borrowed from the model's file, which ships in the binary: tens of
+/// thousands of them, each an allocation of its own otherwise (about 2 MB of the bot's memory).
 pub(crate) struct Table<T> {
-    words: FxHashMap<Box<str>, T>,
-    pairs: FxHashMap<Box<str>, T>,
-    pieces: FxHashMap<Box<str>, T>,
+    words: FxHashMap<&'static str, T>,
+    pairs: FxHashMap<&'static str, T>,
+    pieces: FxHashMap<&'static str, T>,
 }
 
 impl<T> Default for Table<T> {
@@ -61,7 +63,7 @@ impl<T> Default for Table<T> {
 impl<T> Table<T> {
     /// The value of a feature as a model's file names it: its kind's tag, a space, the feature
     /// (`w keytruda`, `b not working`, `c  key`). `None` when the tag is not a kind's.
-    pub(crate) fn entry(&mut self, name: &str) -> Option<&mut T>
+    pub(crate) fn entry(&mut self, name: &'static str) -> Option<&mut T>
     where
         T: Default,
     {
@@ -71,7 +73,7 @@ impl<T> Table<T> {
             Kind::Pair => &mut self.pairs,
             Kind::Piece => &mut self.pieces,
         };
-        Some(map.entry(Box::from(feature)).or_default())
+        Some(map.entry(feature).or_default())
     }
 
     pub(crate) fn get(&self, kind: Kind, feature: &str) -> Option<&T> {

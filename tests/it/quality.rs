@@ -2,7 +2,8 @@
 //! questions (`tests/quality/holdout.jsonl`) and the two blind sets (`eval/questions_A.jsonl`
 //! and `eval/questions_B.jsonl`, each written by someone who had only the list of topics; both
 //! were since tuned on and calibrated the answer confidence, so their figures are not a measure
-//! of generalisation, only a guard against regressions). A change that makes answers worse for
+//! of generalisation, only a guard against regressions), and the blind sets nobody tuned on
+//! (`eval/questions_C.jsonl`, `eval/questions_F.jsonl`). A change that makes answers worse for
 //! caregivers fails here, not in a later evaluation. The thresholds sit a little under the
 //! figures in the README.
 
@@ -142,6 +143,26 @@ fn the_second_blind_set_keeps_its_figures() {
     assert!(f.helped >= 0.90, "{why}");
     assert!(f.precision >= 0.90, "{why}");
     other_kinds(&shipped, &items, 0.9);
+}
+
+/// The sets never trained or tuned on (C, and F, written after the question model): their
+/// figures measure unseen questions, so a change that lowers them is a regression even when
+/// every other set improves. Only the answerable questions are gated: C and F each have an
+/// outcome that is wrong today (a request for a person, F's one off-topic suggestion), which the
+/// README reports.
+#[test]
+fn the_held_out_blind_sets_keep_their_figures() {
+    let shipped = Shipped::new();
+    for (file, hit1, helped) in [
+        ("eval/questions_C.jsonl", 0.90, 0.93),
+        ("eval/questions_F.jsonl", 0.89, 0.90),
+    ] {
+        let f = figures(&shipped, &items(file));
+        let why = format!("{file}: {}", f.explain());
+        assert!(f.hit1 >= hit1, "{why}");
+        assert!(f.helped >= helped, "{why}");
+        assert!(f.precision >= 0.95, "{why}");
+    }
 }
 
 #[test]

@@ -61,8 +61,11 @@ pub struct QuestionModel {
     passages: Vec<Box<str>>,
     index: FxHashMap<Box<str>, usize>,
     bias: Vec<f32>,
-    /// For each feature, its weight for each passage it tells about (most weights are zero).
-    weights: Table<Vec<(u16, f32)>>,
+    /// For each feature, where in `weights` its weights are: one per passage it tells about
+    /// (most weights are zero and not kept).
+    features: Table<(u32, u32)>,
+    /// The weights of every feature, a feature's together: (passage, weight).
+    weights: Vec<(u16, f32)>,
 }
 
 /// The candidates in the order the bot gives them, with what the model made of them.
@@ -88,7 +91,7 @@ impl QuestionModel {
             .map_err(Clone::clone)
     }
 
-    fn parse(text: &str) -> Result<QuestionModel, String> {
+    fn parse(text: &'static str) -> Result<QuestionModel, String> {
         let mut model = QuestionModel {
             lambda: f32::NAN,
             certainty_bias: f32::NAN,
@@ -100,34 +103,46 @@ impl QuestionModel {
             passages: Vec::new(),
             index: FxHashMap::default(),
             bias: Vec::new(),
-            weights: Table::default(),
+            features: Table::default(),
+            weights: Vec::new(),
         };
         for (n, line) in text.lines().enumerate() {
             if line.starts_with('#') || line.is_empty() {
                 continue;
             }
             let bad = || format!("ranking/model.tsv line {}: {line:?}", n + 1);
-            let fields: Vec<&str> = line.split('\t').collect();
-            let value: f32 = fields.last().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-            match fields[..] {
-                ["lambda", _] => model.lambda = value,
-                ["certainty bias", _] => model.certainty_bias = value,
-                ["certainty log_probability", _] => model.certainty_probability = value,
-                ["certainty lead", _] => model.certainty_lead = value,
-                ["relevance bias", _] => model.relevance_bias = value,
-                ["relevance confidence", _] => model.relevance_confidence = value,
-                ["relevance none", _] => model.relevance_none = value,
-                [name, _] => {
-                    let passage = name.strip_prefix("bias ").ok_or_else(bad)?;
-                    let i = model.passage_index(passage).ok_or_else(bad)?;
-                    model.bias[i] = value;
-                }
-                [name, passage, _] => {
-                    let i = model.passage_index(passage).ok_or_else(bad)?;
-                    let i = u16::try_from(i).map_err(|_| bad())?;
-                    model.weights.entry(name).ok_or_else(bad)?.push((i, value));
-                }
-                _ => return Err(bad()),
+            let (name, rest) = line.split_once('\t').ok_or_else(bad)?;
+            let value = || rest.parse::<f32>().map_err(|_| bad());
+            match name {
+                "lambda" => model.lambda = value()?,
+                "certainty bias" => model.certainty_bias = value()?,
+                "certainty log_probability" => model.certainty_probability = value()?,
+                "certainty lead" => model.certainty_lead = value()?,
+                "relevance bias" => model.relevance_bias = value()?,
+                "relevance confidence" => model.relevance_confidence = value()?,
+                "relevance none" => model.relevance_none = value()?,
+                _ => match name.strip_prefix("bias ") {
+                    // a passage, numbered in the order of these lines
+                    Some(passage) => {
+                        let i = model.passage_index(passage).ok_or_else(bad)?;
+                        model.bias[i] = value()?;
+                    }
+                    // a feature: `passage:weight` for each passage it tells about
+                    None => {
+                        let from = u32::try_from(model.weights.len()).map_err(|_| bad())?;
+                        for pair in rest.split(' ') {
+                            let (i, w) = pair.split_once(':').ok_or_else(bad)?;
+                            let i: u16 = i.parse().map_err(|_| bad())?;
+                            let w: f32 = w.parse().map_err(|_| bad())?;
+                            if usize::from(i) >= model.passages.len() {
+                                return Err(bad());
+                            }
+                            model.weights.push((i, w));
+                        }
+                        let to = u32::try_from(model.weights.len()).map_err(|_| bad())?;
+                        *model.features.entry(name).ok_or_else(bad)? = (from, to);
+                    }
+                },
             }
         }
         let parameters = [
@@ -190,8 +205,10 @@ impl QuestionModel {
         let mut z = self.bias.clone();
         // words and pairs: pieces of words ranked no better (scripts/train_ranker.py)
         for (kind, feature, value) in features::weighted(normalized, false) {
-            for &(i, w) in self.weights.get(kind, feature).into_iter().flatten() {
-                z[usize::from(i)] += w * value;
+            if let Some(&(from, to)) = self.features.get(kind, feature) {
+                for &(i, w) in &self.weights[from as usize..to as usize] {
+                    z[usize::from(i)] += w * value;
+                }
             }
         }
         let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -390,13 +407,27 @@ mod tests {
     fn a_bad_line_names_itself() {
         let ok = "lambda\t0.3\ncertainty bias\t1\ncertainty log_probability\t1\ncertainty lead\t1\nrelevance bias\t0\nrelevance confidence\t1\nrelevance none\t-1\nbias a\t0\n";
         assert!(QuestionModel::parse(ok).is_ok());
-        let e = QuestionModel::parse(&format!("{ok}x y\ta\t1\n")).err();
+        let with =
+            |line: &str| QuestionModel::parse(Box::leak(format!("{ok}{line}").into_boxed_str()));
+        assert!(with("w y\t0:1.5 0:-2\n").is_ok());
+        let e = with("x y\t0:1\n").err();
         assert_eq!(
             e.as_deref(),
-            Some("ranking/model.tsv line 9: \"x y\\ta\\t1\"")
+            Some("ranking/model.tsv line 9: \"x y\\t0:1\"")
         );
-        let e = QuestionModel::parse(&format!("{ok}w y\ta\tone\n")).err();
-        assert!(e.is_some_and(|e| e.contains("line 9")));
+        for line in [
+            "w y\t0:one\n",
+            "w y\t1:1\n",
+            "w y\t0\n",
+            "w y\n",
+            "lambda\tx\n",
+        ] {
+            let e = with(line).err();
+            assert!(
+                e.as_ref().is_some_and(|e| e.contains("line 9")),
+                "{line:?}: {e:?}"
+            );
+        }
         assert!(QuestionModel::parse("bias a\t0\n").is_err());
         assert!(QuestionModel::parse(
             "lambda\t0.3\ncertainty bias\t1\ncertainty log_probability\t1\ncertainty lead\t1\n"
