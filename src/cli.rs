@@ -501,14 +501,8 @@ fn explain_text(engine: &Engine, question: &str) -> String {
             }
             let cfg = &engine.settings().search;
             let certainty = ranked.certainty;
-            let relevance = engine.ranking().relevance(confidence, ranked.none);
-            let verdict = if ranked.hits.is_empty() || relevance < cfg.suggest_confidence {
-                "no_match"
-            } else if certainty >= cfg.answer_certainty {
-                "answer"
-            } else {
-                "suggest"
-            };
+            let (relevance, verdict) = engine.verdict(confidence, &ranked);
+            let verdict = verdict.as_str();
             out.push_str(&format!(
                 "  confidence {confidence:.3}, about no passage {:.3}: relevance {relevance:.3} (suggest at {:.2}); certainty {certainty:.3} (answer at {:.2}): {verdict}\n",
                 ranked.none,

@@ -157,6 +157,7 @@ impl fmt::Display for StoreUrl {
 pub struct SearchSettings {
     pub max_results: usize,
     pub answer_certainty: f32,
+    pub answer_confidence: f32,
     pub suggest_confidence: f32,
     pub suggest_ratio: f32,
     pub min_coverage: f32,
@@ -446,6 +447,7 @@ impl Settings {
         }
         for (key, value) in [
             ("search.answer_certainty", self.search.answer_certainty),
+            ("search.answer_confidence", self.search.answer_confidence),
             ("search.suggest_confidence", self.search.suggest_confidence),
             ("search.suggest_ratio", self.search.suggest_ratio),
         ] {

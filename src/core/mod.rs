@@ -372,18 +372,36 @@ impl Engine {
         let confidence = confidence(&result.hits);
         let hits = std::mem::take(&mut result.hits);
         let mut ranked = self.ranking.rank(&triage::normalize(cleaned), hits);
-        if ranked
-            .hits
-            .first()
-            .is_some_and(|h| !self.ranking.knows(&h.id))
-        {
-            // the model cannot say how sure it is of a passage added after it was trained; the
-            // search's confidence, which the certainty's threshold was chosen close to, can
-            ranked.certainty = confidence;
-        }
         ranked.hits.truncate(wanted);
         ranked.probabilities.truncate(wanted);
         Ok((result, confidence, ranked))
+    }
+
+    /// What to reply to a search: how relevant it is, and whether to answer, offer or say
+    /// nothing was found. A first passage the question model was not trained on (the content
+    /// changed after it was) is judged by the search alone: relevance is the search's
+    /// confidence, and it is answered at `search.answer_confidence`.
+    pub fn verdict(&self, confidence: f32, ranked: &Ranked) -> (f32, Outcome) {
+        let cfg = &self.settings.search;
+        let Some(first) = ranked.hits.first() else {
+            return (0.0, Outcome::NoMatch);
+        };
+        let (relevance, answer) = if self.ranking.knows(&first.id) {
+            (
+                self.ranking.relevance(confidence, ranked.none),
+                ranked.certainty >= cfg.answer_certainty,
+            )
+        } else {
+            (confidence, confidence >= cfg.answer_confidence)
+        };
+        let outcome = if relevance < cfg.suggest_confidence {
+            Outcome::NoMatch
+        } else if answer {
+            Outcome::Answer
+        } else {
+            Outcome::Suggest
+        };
+        (relevance, outcome)
     }
 
     fn search(&self, cleaned: &str, lower: &str) -> Reply {
@@ -398,20 +416,20 @@ impl Engine {
         };
         let personal_advice = self.intents.advice(lower);
         let certainty = ranked.certainty;
-        let relevance = self.ranking.relevance(confidence, ranked.none);
+        let (relevance, outcome) = self.verdict(confidence, &ranked);
         let hits = ranked.hits;
-        let mut reply = match hits.first() {
-            Some(_) if relevance < cfg.suggest_confidence => {
+        let mut reply = match (hits.first(), outcome) {
+            (Some(_), Outcome::NoMatch) => {
                 let mut reply = self.reply(Outcome::NoMatch, "en", texts.no_match.clone());
                 reply.passages = hits;
                 reply
             }
-            Some(best) if certainty >= cfg.answer_certainty => {
+            (Some(best), Outcome::Answer) => {
                 let mut reply = self.answer_with(best, &hits, &result, personal_advice);
                 reply.passages = hits;
                 reply
             }
-            Some(best) => {
+            (Some(best), _) => {
                 let mut reply = self.reply(Outcome::Suggest, "en", texts.suggest.clone());
                 reply.offer = texts.suggest_offer.clone();
                 let floor = best.score * cfg.suggest_ratio;
@@ -430,7 +448,7 @@ impl Engine {
                 reply.passages = offered;
                 reply
             }
-            None => self.reply(Outcome::NoMatch, "en", texts.no_match.clone()),
+            (None, _) => self.reply(Outcome::NoMatch, "en", texts.no_match.clone()),
         };
         reply.confidence = Some(confidence);
         reply.relevance = Some(relevance);

@@ -4,7 +4,7 @@
 //! passages on one subject (another immunotherapy, resistance, newer therapies; the remote
 //! review, travel preparation, the coordination team) those words are much the same, and the
 //! search's first passage was often a sibling of the right one: measured on questions written
-//! by people who never saw the guide, 78-82% of first passages were right. What tells siblings
+//! by people who never saw the guide, 76-82% of first passages were right. What tells siblings
 //! apart is how people ask for each ("worth switching to opdivo" is one passage, "why did it
 //! stop working" another), which a model of the question's words can learn and word overlap
 //! cannot. This one is a logistic model over the passages (one weight per word or pair of
@@ -14,8 +14,8 @@
 //!
 //! The candidates are reordered by `ln(score / best score) + LAMBDA · ln(probability)`: the
 //! search still decides what is relevant at all, the model which of the relevant it is. Each
-//! set predicted by a model trained without it, the first passage was right 87-97% of the time
-//! instead of 78-90% (README, "Answer quality").
+//! set predicted by a model trained without it, the first passage was right 90-97% of the time
+//! instead of 76-90% (README, "Answer quality").
 //!
 //! The certainty that the first passage is the one is a logistic model of the logarithm of
 //! its probability and of its lead over the second in the new order, fitted on the same
@@ -26,8 +26,8 @@
 //!
 //! A passage the model does not know (the content changed after it was trained) gets the
 //! probability of a passage about which it knows nothing, one over the passages it knows, so
-//! the search's order decides for it, and when it comes first the engine falls back on the
-//! search's confidence for the certainty. `faqbot check` names such passages.
+//! the search's order decides for it, and when it comes first the engine judges the question by
+//! the search's confidence alone (`Engine::verdict`). `faqbot check` names such passages.
 
 use std::sync::OnceLock;
 
