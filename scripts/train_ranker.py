@@ -45,7 +45,6 @@ not know) or the question sets grow.
   scripts/train_ranker.py --cmd "target/release/faqbot ask --json"
 """
 import argparse
-import collections
 import json
 import math
 import os
@@ -312,9 +311,6 @@ def main():
             best = (mean, lam, rows)
     _, lam, rows = best
     print(f"LAMBDA {lam}")
-    if os.environ.get("RANKER_DUMP"):
-        import pickle
-        pickle.dump(best, open(os.environ["RANKER_DUMP"], "wb"))
 
     rbias, rweights = logistic_fit([relevance_features(r) for r in rows],
                                    [int(r["kind"] == "answerable") for r in rows], balanced=True)

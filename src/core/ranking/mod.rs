@@ -82,6 +82,10 @@ pub struct Ranked {
 
 static SHARED: OnceLock<Result<QuestionModel, String>> = OnceLock::new();
 
+fn logistic(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
 impl QuestionModel {
     /// The model shipped with the binary, read once.
     pub fn shared() -> Result<&'static QuestionModel, String> {
@@ -196,7 +200,7 @@ impl QuestionModel {
         let z = self.relevance_bias
             + self.relevance_confidence * (c / (1.0 - c)).ln()
             + self.relevance_none * (none + FLOOR).ln();
-        1.0 / (1.0 + (-z).exp())
+        logistic(z)
     }
 
     /// The probability of each passage the model knows, by index, for a message
@@ -257,7 +261,7 @@ impl QuestionModel {
         Ranked {
             hits,
             probabilities,
-            certainty: 1.0 / (1.0 + (-z).exp()),
+            certainty: logistic(z),
             none,
         }
     }
