@@ -151,6 +151,31 @@ fn general_questions_past_events_hypotheticals_and_idioms_are_not_alarms() {
     }
 }
 
+/// The guide's own subject is a cancer that stopped responding to treatment; a person who does
+/// not respond is an emergency, and a treatment named nearby does not change that.
+#[test]
+fn a_cancer_not_responding_to_treatment_is_not_a_person_not_responding() {
+    for text in [
+        "my mum's cancer stopped responding to a single immunotherapy drug, what else is there",
+        "the tumour is not responding to the third line of chemo",
+        "his cancer isn't responding anymore to anti-PD-1",
+        "her lung cancer stopped responding after two years of opdivo",
+        "it is not responding to the new drug either",
+        "how do I not collapse myself while caring for mum",
+        "I feel like I'm about to collapse from exhaustion, how do caregivers cope",
+    ] {
+        calm(text);
+    }
+    for text in [
+        "dad is not responding to me after chemo",
+        "she's not responding to her name, she's on keytruda",
+        "mum stopped responding to us an hour ago, she's on keytruda",
+        "he won't respond to me or anything since the chemo this morning",
+    ] {
+        alarm(text, "unresponsive");
+    }
+}
+
 #[test]
 fn acute_words_outweigh_a_reason_not_to_alarm() {
     // a past event, then what is happening now
