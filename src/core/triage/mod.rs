@@ -86,17 +86,21 @@ pub enum Modifier {
     /// alarm ("he's coughing blood, is that a side effect?", "he is having fever, what should
     /// we do if it goes up?").
     Report,
+    /// A reading taken from a person ("fever 38.8", "sats 89"): outweighs a general question
+    /// tacked on ("… how long until we know if it worked?"), not a past event.
+    Reading,
     /// "a bit", "mild": only for the categories that say so.
     Mild,
 }
 
-const MODIFIERS: [Modifier; 7] = [
+const MODIFIERS: [Modifier; 8] = [
     Modifier::Acute,
     Modifier::Past,
     Modifier::Resolved,
     Modifier::Hypothetical,
     Modifier::General,
     Modifier::Report,
+    Modifier::Reading,
     Modifier::Mild,
 ];
 
@@ -109,6 +113,7 @@ impl Modifier {
             Modifier::Hypothetical => "hypothetical",
             Modifier::General => "general",
             Modifier::Report => "report",
+            Modifier::Reading => "reading",
             Modifier::Mild => "mild",
         }
     }
@@ -627,7 +632,7 @@ impl Triage {
                 None
             } else if counts(Modifier::Past) && has(Modifier::Resolved) {
                 Some("a past event")
-            } else if counts(Modifier::General) {
+            } else if counts(Modifier::General) && !has(Modifier::Reading) {
                 Some("a general question")
             } else if category.mild_is_not_alarm && counts(Modifier::Mild) {
                 Some("mild")

@@ -146,6 +146,10 @@ fn general_questions_past_events_hypotheticals_and_idioms_are_not_alarms() {
         "im so confused about the trial options",
         "should he stop immunotherapy if it is not working",
         "my sister's hair is falling out, is that normal with chemo",
+        "how is breathlessness managed in advanced lung cancer?",
+        "when is breathlessness an emergency and when is it expected in lung cancer?",
+        "can acupuncture help with the tingling in her feet from chemo? it's been there for months",
+        "last week dad had a temp of 38.5, they gave antibiotics, bloods were ok and he came home",
     ] {
         calm(text);
     }
@@ -187,6 +191,20 @@ fn acute_words_outweigh_a_reason_not_to_alarm() {
     alarm(
         "this waiting is killing me and dad cant breathe",
         "breathlessness",
+    );
+    // a reading is taken from a person: a general question tacked on does not undo it
+    alarm(
+        "fever 38.8 on day 3 after CAR-T - also wanted to ask how long until we know if it worked?",
+        "car_t_crs",
+    );
+    // what the writer is doing is not a past event's report; the symptom since last evening is
+    alarm(
+        "we are planning a trip in december. also since last evening he got breathless and sats are 89, not sure if relevant",
+        "breathlessness",
+    );
+    alarm(
+        "dad told me he has a plan to take all his morphine at once. should i tell the oncologist?",
+        "suicidal",
     );
     // a question tacked onto what is happening is still what is happening
     alarm(
