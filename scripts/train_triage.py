@@ -34,13 +34,14 @@ import unicodedata
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "eval")
-TRAIN = [os.path.join(ROOT, "eval", f"safety_tune_{s}.jsonl") for s in "abce"] + [
+TRAIN = [os.path.join(ROOT, "eval", f"safety_tune_{s}.jsonl") for s in ("a", "b", "c", "e", "s1")] + [
     os.path.join(ROOT, "eval", f"safety_train_t{n}.jsonl") for n in (1, 2, 3)] + [
     os.path.join(SHARED, "safety_dev.jsonl")]
 # questions about the guide: what most messages are, and never emergencies
 ORDINARY = [os.path.join(ROOT, "eval", f) for f in (
-    "questions_A.jsonl", "questions_B.jsonl", "offtopic_calibration.jsonl",
-    "keywords_calibration.jsonl")] + [os.path.join(SHARED, "dev.jsonl")]
+    "questions_A.jsonl", "questions_B.jsonl", "questions_D.jsonl", "questions_E.jsonl",
+    "questions_G.jsonl", "questions_H.jsonl", "questions_I.jsonl", "questions_J.jsonl",
+    "offtopic_calibration.jsonl", "keywords_calibration.jsonl")] + [os.path.join(SHARED, "dev.jsonl")]
 # the guides' own sentences and questions: the words of treatment failure ("not responding",
 # "progression") are the bot's subject, not an emergency
 GUIDES = [os.path.join(ROOT, "faq", f) for f in sorted(os.listdir(os.path.join(ROOT, "faq")))
