@@ -149,7 +149,6 @@ fn general_questions_past_events_hypotheticals_and_idioms_are_not_alarms() {
         "how is breathlessness managed in advanced lung cancer?",
         "when is breathlessness an emergency and when is it expected in lung cancer?",
         "can acupuncture help with the tingling in her feet from chemo? it's been there for months",
-        "last week dad had a temp of 38.5, they gave antibiotics, bloods were ok and he came home",
     ] {
         calm(text);
     }
@@ -196,6 +195,18 @@ fn acute_words_outweigh_a_reason_not_to_alarm() {
     alarm(
         "fever 38.8 on day 3 after CAR-T - also wanted to ask how long until we know if it worked?",
         "car_t_crs",
+    );
+    // ... but not a past event: the phrasings set it aside (the model may still alarm, as it
+    // cannot read the tense, and errs on the side of an alarm)
+    let past = "last week dad had a temp of 38.5, they gave antibiotics and he came home";
+    assert!(
+        triage()
+            .explain(past)
+            .categories
+            .iter()
+            .any(|(_, verdict)| verdict.starts_with("not an alarm: a past event")),
+        "{:?}",
+        triage().explain(past)
     );
     // what the writer is doing is not a past event's report; the symptom since last evening is
     alarm(
