@@ -266,6 +266,17 @@ mod tests {
             ("really appreciate you taking the time", Smalltalk::Thanks),
             ("thank u sm", Smalltalk::Thanks),
             ("many many thanks ❤️", Smalltalk::Thanks),
+            // the formal letter, praise of the team, and thanks in the families' languages
+            (
+                "dear team, i wish to express my sincere gratitude for your kind assistance. with warm regards.",
+                Smalltalk::Thanks,
+            ),
+            ("you guys are amazing, great bot 👍", Smalltalk::Thanks),
+            ("merci beaucoup pour votre aide", Smalltalk::Thanks),
+            ("дякую за допомогу!", Smalltalk::Thanks),
+            ("merhaba, çok teşekkürler", Smalltalk::Thanks),
+            ("сәлеметсіз бе!", Smalltalk::Greeting),
+            ("is this a real person i'm talking to?", Smalltalk::Identity),
         ] {
             assert_eq!(i.smalltalk(text), Some(kind), "{text}");
         }
@@ -297,6 +308,10 @@ mod tests {
             "escalate this to a person please",
             "can a case manager get in touch with me",
             "please have someone call my husband",
+            "is there someone from your team i can write to directly by email?",
+            "is there an email address where i can write to a coordinator directly?",
+            "dear team, kindly arrange for a member of your coordination staff to telephone me at their earliest convenience.",
+            "хочу поговорить с живым человеком, с координатором",
             "can your staff contact my daughter, she speaks english",
             "i'd like a real person, not a bot",
             "i don't want a bot, i want a person",
