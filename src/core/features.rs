@@ -8,7 +8,10 @@
 //! (`scripts/train_triage.py`, `scripts/train_ranker.py`) compute them; the question model
 //! without the pieces, which did not make it rank better and were most of its cost.
 
-use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHasher};
 
 /// The n-grams of letters taken from each word, padded with a space on each side.
 const PIECES: [usize; 3] = [3, 4, 5];
@@ -42,12 +45,20 @@ impl Kind {
 }
 
 /// A model's values by feature: one map per kind, so that a look-up borrows the message's text.
-/// The features are borrowed from the model's file, which ships in the binary: tens of
-/// thousands of them, each an allocation of its own otherwise (about 2 MB of the bot's memory).
+/// A feature is kept as a 64-bit hash of its text, not the text: tens of thousands of them, a
+/// third of the tables' memory as `&str` (BENCHMARKS.md). Two of a model's features with one
+/// hash are refused when the model is read (a test reads the shipped ones); a word no model
+/// has that shares a hash with one it has is as likely as guessing a 64-bit number.
 pub(crate) struct Table<T> {
-    words: FxHashMap<&'static str, T>,
-    pairs: FxHashMap<&'static str, T>,
-    pieces: FxHashMap<&'static str, T>,
+    words: FxHashMap<u64, T>,
+    pairs: FxHashMap<u64, T>,
+    pieces: FxHashMap<u64, T>,
+}
+
+fn key(feature: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    feature.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl<T> Default for Table<T> {
@@ -61,9 +72,10 @@ impl<T> Default for Table<T> {
 }
 
 impl<T> Table<T> {
-    /// The value of a feature as a model's file names it: its kind's tag, a space, the feature
-    /// (`w keytruda`, `b not working`, `c  key`). `None` when the tag is not a kind's.
-    pub(crate) fn entry(&mut self, name: &'static str) -> Option<&mut T>
+    /// The value of a new feature as a model's file names it: its kind's tag, a space, the
+    /// feature (`w keytruda`, `b not working`, `c  key`). `None` when the tag is not a kind's,
+    /// or the feature (or its hash) is in the table already.
+    pub(crate) fn entry(&mut self, name: &str) -> Option<&mut T>
     where
         T: Default,
     {
@@ -73,7 +85,10 @@ impl<T> Table<T> {
             Kind::Pair => &mut self.pairs,
             Kind::Piece => &mut self.pieces,
         };
-        Some(map.entry(feature).or_default())
+        match map.entry(key(feature)) {
+            Entry::Vacant(slot) => Some(slot.insert(T::default())),
+            Entry::Occupied(_) => None,
+        }
     }
 
     pub(crate) fn get(&self, kind: Kind, feature: &str) -> Option<&T> {
@@ -82,7 +97,7 @@ impl<T> Table<T> {
             Kind::Pair => &self.pairs,
             Kind::Piece => &self.pieces,
         }
-        .get(feature)
+        .get(&key(feature))
     }
 }
 
@@ -186,6 +201,9 @@ mod tests {
         assert_eq!(t.get(Kind::Piece, " ke"), Some(&0.5));
         assert_eq!(t.get(Kind::Pair, "keytruda"), None);
         assert!(t.entry("x keytruda").is_none());
+        // a feature named twice is refused, not overwritten
+        assert!(t.entry("w keytruda").is_none());
+        assert_eq!(t.get(Kind::Word, "keytruda"), Some(&1.5));
         assert!(t.entry("keytruda").is_none());
     }
 }

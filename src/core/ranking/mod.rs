@@ -166,6 +166,8 @@ impl QuestionModel {
         if model.passages.is_empty() {
             return Err("ranking/model.tsv: no passages".into());
         }
+        // pushed one by one, the array has up to twice the room it needs, for the bot's life
+        model.weights.shrink_to_fit();
         Ok(model)
     }
 
