@@ -38,7 +38,7 @@ What it does:
    model.tsv, with LAMBDA and the certainty's and relevance's weights, and model_check.tsv (probabilities that
    src/core/ranking must reproduce).
 
-Only sets that are not held out belong here: eval/questions_C.jsonl and questions_F.jsonl are
+Only sets that are not held out belong here: eval/questions_C.jsonl, questions_F.jsonl and questions_K.jsonl are
 measured, never trained on. Retrain after the content's passages change (`faqbot check` names passages the model does
 not know) or the question sets grow.
 
@@ -60,7 +60,7 @@ from with_expect import norm  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "eval")
 OUT = os.path.join(ROOT, "src", "core", "ranking")
-# labelled sets trained on; C and F (eval/questions_C.jsonl, questions_F.jsonl) are held out
+# labelled sets trained on; C, F and K (eval/questions_C.jsonl, questions_F.jsonl, questions_K.jsonl) are held out
 SETS = [os.path.join(SHARED, "dev.jsonl")] + [
     os.path.join(ROOT, "eval", f"questions_{s}.jsonl") for s in "ABDEGHIJ"]
 OFF_TOPIC = [os.path.join(ROOT, "eval", "offtopic_calibration.jsonl")]

@@ -3,7 +3,7 @@
 //! and `eval/questions_B.jsonl`, each written by someone who had only the list of topics; both
 //! were since tuned on and calibrated the answer confidence, so their figures are not a measure
 //! of generalisation, only a guard against regressions), and the blind sets nobody tuned on
-//! (`eval/questions_C.jsonl`, `eval/questions_F.jsonl`). A change that makes answers worse for
+//! (`eval/questions_C.jsonl`, `eval/questions_F.jsonl`, `eval/questions_K.jsonl`). A change that makes answers worse for
 //! caregivers fails here, not in a later evaluation. The thresholds sit a little under the
 //! figures in the README.
 
@@ -145,17 +145,18 @@ fn the_second_blind_set_keeps_its_figures() {
     other_kinds(&shipped, &items, 0.9);
 }
 
-/// The sets never trained or tuned on (C, and F, written after the question model): their
-/// figures measure unseen questions, so a change that lowers them is a regression even when
-/// every other set improves. Only the answerable questions are gated: C and F each have an
-/// outcome that is wrong today (a request for a person, F's one off-topic suggestion), which the
-/// README reports.
+/// The sets never trained or tuned on (C; F, written after the question model; K, written after
+/// its retraining on I and J): their figures measure unseen questions, so a change that lowers
+/// them is a regression even when every other set improves. Only the answerable questions are
+/// gated: F and K each have an outcome that is wrong today (a request for a person, a greeting),
+/// which the README reports.
 #[test]
 fn the_held_out_blind_sets_keep_their_figures() {
     let shipped = Shipped::new();
     for (file, hit1, helped) in [
-        ("eval/questions_C.jsonl", 0.92, 0.91),
-        ("eval/questions_F.jsonl", 0.92, 0.92),
+        ("eval/questions_C.jsonl", 0.93, 0.93),
+        ("eval/questions_F.jsonl", 0.92, 0.93),
+        ("eval/questions_K.jsonl", 0.93, 0.94),
     ] {
         let f = figures(&shipped, &items(file));
         let why = format!("{file}: {}", f.explain());
