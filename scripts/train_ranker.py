@@ -62,7 +62,7 @@ SHARED = os.path.join(os.path.dirname(ROOT), "shared", "eval")
 OUT = os.path.join(ROOT, "src", "core", "ranking")
 # labelled sets trained on; C, F and K (eval/questions_C.jsonl, questions_F.jsonl, questions_K.jsonl) are held out
 SETS = [os.path.join(SHARED, "dev.jsonl")] + [
-    os.path.join(ROOT, "eval", f"questions_{s}.jsonl") for s in "ABDEGHIJ"]
+    os.path.join(ROOT, "eval", f"questions_{s}.jsonl") for s in "ABDEGHIJLM"]
 OFF_TOPIC = [os.path.join(ROOT, "eval", "offtopic_calibration.jsonl")]
 FLOOR = 1e-4
 # pieces of words as features (see above)

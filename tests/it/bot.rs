@@ -398,14 +398,15 @@ fn no_match_and_emergency(engine: StoreEngine) {
 }
 
 /// Thresholds that make a question of middling certainty a `suggest` whatever the calibration
-/// of the day: "what other options are there" finds related passages (the second opinion, the
-/// quick answer, newer therapies) and could mean any of them, while a clear question ("what is
-/// TIL therapy?") is still answered.
+/// of the day: "what other options do we have" finds related passages (the second opinion, the
+/// kind of cancer, why China) and could mean any of them (the question model's certainty 0.3
+/// after its fourth training; "what other options are there" had crept up to 0.9), while a
+/// clear question ("what is TIL therapy?", 0.999) is still answered.
 pub const SUGGEST_ENV: [(&str, &str); 2] = [
     ("FAQBOT_SEARCH__ANSWER_CERTAINTY", "0.9"),
     ("FAQBOT_SEARCH__SUGGEST_CONFIDENCE", "0.2"),
 ];
-pub const SUGGEST_QUESTION: &str = "what other options are there";
+pub const SUGGEST_QUESTION: &str = "what other options do we have";
 
 #[test]
 fn suggestions_are_buttons_and_a_chosen_one_comes_with_the_disclaimer() {
