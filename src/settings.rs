@@ -185,6 +185,8 @@ pub struct ReplyTexts {
     pub no_match: String,
     pub suggest: String,
     pub suggest_offer: String,
+    /// `suggest` for a question about one person's treatment: the advice notice first.
+    pub advice_suggest: String,
     pub empty: String,
     /// The emergency notice: call the local emergency number.
     pub emergency: String,

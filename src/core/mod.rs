@@ -430,7 +430,12 @@ impl Engine {
                 reply
             }
             (Some(best), _) => {
-                let mut reply = self.reply(Outcome::Suggest, "en", texts.suggest.clone());
+                let intro = if personal_advice {
+                    &texts.advice_suggest
+                } else {
+                    &texts.suggest
+                };
+                let mut reply = self.reply(Outcome::Suggest, "en", intro.clone());
                 reply.offer = texts.suggest_offer.clone();
                 let floor = best.score * cfg.suggest_ratio;
                 let offered: Vec<Hit> = hits

@@ -229,6 +229,13 @@ fn personal_treatment_questions_get_the_advice_introduction() {
     assert!(!reply.personal_advice);
     let title = &reply.passage.as_ref().expect("a passage").title;
     assert_eq!(reply.message, texts.answer_intro.replace("{title}", title));
+    // nor do suggestions: the notice comes before them as well
+    let q = "should my husband stop treatment or what other options do we have";
+    let reply = bot.answer(q);
+    assert_outcome(&reply, Outcome::Suggest, q);
+    assert!(reply.personal_advice);
+    assert_eq!(reply.message, texts.advice_suggest);
+    assert!(!reply.suggestions.is_empty());
 }
 
 #[test]
