@@ -95,7 +95,7 @@ impl QuestionModel {
             .map_err(Clone::clone)
     }
 
-    fn parse(text: &'static str) -> Result<QuestionModel, String> {
+    fn parse(text: &str) -> Result<QuestionModel, String> {
         let mut model = QuestionModel {
             lambda: f32::NAN,
             certainty_bias: f32::NAN,

@@ -32,7 +32,7 @@ impl Model {
         Model::parse(WEIGHTS)
     }
 
-    fn parse(text: &'static str) -> Result<Model, String> {
+    fn parse(text: &str) -> Result<Model, String> {
         let mut threshold = None;
         let mut bias = None;
         let mut model = Model {
